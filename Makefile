@@ -1,0 +1,112 @@
+# zc-kernel: backport, build, package, boot-test, promote and roll out the
+# TCP receive zerocopy "short-circuit small reads" fix on LTS kernels.
+# `make help` lists the targets. Every stage is a script in scripts/; this
+# file only wires them together, per kernel, so `make -j` is safe.
+
+KERNELS ?= 5.10 6.1 6.12
+ifdef KERNEL
+KERNELS := $(KERNEL)
+endif
+PROFILE ?= smoke
+V ?= 0
+OUT ?= $(CURDIR)/out
+export OUT V PROFILE
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+SCRIPTS := $(CURDIR)/scripts
+C_OUT := $(OUT)/bin
+include tests/c.mk
+
+.DEFAULT_GOAL := all
+.PHONY: all help deps c-bins source patch patch-check smoke-host bench-host quick-smoke \
+	check test lint summary clean distclean
+
+# The main job: every stage implemented so far, for every kernel in KERNELS.
+all: deps
+	$(Q)$(MAKE) --no-print-directory source patch
+	$(Q)$(SCRIPTS)/summary.sh $(KERNELS)
+
+help:
+	@echo 'zc-kernel: the TCP zerocopy short-circuit fix on LTS kernels'
+	@echo
+	@echo 'Main commands'
+	@echo '  make                 fetch, backport and verify every kernel, then a summary table'
+	@echo '  make check           the project test suite (ends with "N passed, N failed")'
+	@echo
+	@echo 'Stages (each for every kernel in KERNELS, or one with KERNEL=<lts>)'
+	@echo '  deps                 install what is missing from Debian bookworm'
+	@echo '  source               download the pinned Debian source, verify, unpack to out/src/<lts>'
+	@echo '  patch                apply patches/<lts>/series to out/patched/<lts>, prove the fix'
+	@echo '  patch-check          compile net/ipv4/ pristine and patched (W=1): no new warning'
+	@echo
+	@echo 'Smoke test and benchmark'
+	@echo '  smoke-host           build zc-smoke and run it on this machine'"'"'s kernel'
+	@echo '  bench-host           run zc-rpc-bench (recv, zc, hybrid) on this machine'"'"'s kernel'
+	@echo '  quick-smoke          tiny kernel + busybox initramfs in qemu, zc-smoke inside'
+	@echo '                       (TREE=patched|pristine, KERNEL=<lts>)'
+	@echo
+	@echo 'Other'
+	@echo '  summary              the table of the last results, one row per kernel'
+	@echo '  lint                 shellcheck every script'
+	@echo '  clean                remove out/ (downloads stay cached in $$CACHE_DIR)'
+	@echo '  distclean            clean, and drop the download cache'
+	@echo
+	@echo 'Variables'
+	@echo '  KERNELS="$(KERNELS)"  KERNEL=<lts>  PROFILE=$(PROFILE)  V=1 (show commands)'
+	@echo '  OUT=out  CACHE_DIR=$${XDG_CACHE_HOME:-~/.cache}/zc-kernel  TESTS=<regex> (check)'
+
+deps:
+	$(Q)$(SCRIPTS)/deps.sh
+
+source: $(addprefix source-,$(KERNELS))
+source-%:
+	$(Q)$(SCRIPTS)/source.sh $*
+
+patch: $(addprefix patch-,$(KERNELS))
+patch-%: source-%
+	$(Q)$(SCRIPTS)/patch.sh $*
+
+patch-check: $(addprefix patch-check-,$(KERNELS))
+patch-check-%: patch-%
+	$(Q)$(SCRIPTS)/quick-kernel.sh $*
+	$(Q)sed 's/^/patch-check $*: /' $(OUT)/build/quick/$*/patch-check.txt | cut -c1-160
+
+smoke-host: $(C_OUT)/zc-smoke
+	$(Q)mkdir -p $(OUT)/results/host
+	$(Q)$(C_OUT)/zc-smoke --json $(OUT)/results/host/smoke.json | tee $(OUT)/results/host/smoke.tap
+	$(Q)jq -e '.summary.fail == 0' $(OUT)/results/host/smoke.json >/dev/null
+	@echo "smoke-host: pass ($(OUT)/results/host/smoke.{tap,json})"
+
+bench-host: $(C_OUT)/zc-rpc-bench
+	$(Q)mkdir -p $(OUT)/results/host
+	$(Q)$(C_OUT)/zc-rpc-bench --json $(OUT)/results/host/bench.json
+
+TREE ?= patched
+quick-smoke: $(C_OUT)/zc-smoke $(addprefix quick-smoke-,$(KERNELS))
+quick-smoke-%: patch-% $(C_OUT)/zc-smoke
+	$(Q)$(SCRIPTS)/quick-smoke.sh $* $(TREE)
+
+c-bins: $(C_OUT)/zc-smoke $(C_OUT)/zc-rpc-bench
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory c-bins
+	$(Q)tests/run.sh
+
+test: check
+
+lint:
+	$(Q)shellcheck -x scripts/*.sh tests/run.sh tests/*/*.sh .ci/run
+
+summary:
+	$(Q)$(SCRIPTS)/summary.sh $(KERNELS)
+
+clean:
+	rm -rf $(OUT)
+
+distclean: clean
+	rm -rf "$${CACHE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/zc-kernel}"

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# deps.sh [GROUP...]: install what the project needs from Debian bookworm
+# (mkosi and systemd-boot from bookworm-backports, explicitly). Idempotent and
+# quiet when everything is there; works as root without a terminal.
+#
+# It never adds another Debian suite to /etc/apt: kernel sources from bullseye
+# are fetched through the project-private apt configuration (scripts/lib.sh).
+# bookworm-backports is added only for the image group, with its default low
+# priority made explicit by a pin, so no plain `apt-get install` ever takes a
+# package from it.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+declare -A GROUP
+# fetch, patch, build a kernel, the C tests, the test suite
+GROUP[base]="build-essential bc bison flex libssl-dev libelf-dev rsync kmod cpio xz-utils zstd
+  ccache git patch dpkg-dev ca-certificates debian-archive-keyring jq libxml2-utils python3
+  python3-yaml shellcheck strace busybox-static qemu-system-x86 qemu-utils"
+# packages: .deb and .rpm and their linters
+GROUP[pkg]="debhelper fakeroot lintian rpm rpmlint debootstrap"
+# images and their boot (mkosi and systemd-boot come from bookworm-backports)
+GROUP[image]="ovmf dosfstools mtools fdisk reprepro systemd-container"
+declare -A BACKPORTS
+BACKPORTS[image]="mkosi systemd-boot"
+# signed repositories
+GROUP[repo]="reprepro createrepo-c gnupg"
+# rollout
+GROUP[rollout]="ansible kexec-tools openssh-client"
+
+groups=("$@")
+[ "${#groups[@]}" -gt 0 ] || groups=(base pkg image repo rollout)
+
+missing() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null | grep -qx installed || echo "$p"
+	done
+}
+
+apt_install() {
+	local -a pkgs=("$@")
+	[ "$(id -u)" = 0 ] || die "missing packages: ${pkgs[*]}
+Run 'make deps' as root (or: sudo apt-get install ${pkgs[*]})."
+	if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n1)" ]; then
+		log deps all "apt-get update"
+		quietly "$OUT/deps-update.log" apt-get update -q
+	fi
+	log deps all "installing: ${pkgs[*]}"
+	DEBIAN_FRONTEND=noninteractive quietly "$OUT/deps-install.log" \
+		apt-get install -y -q --no-install-recommends "${pkgs[@]}" ||
+		die "apt-get install failed (log: $OUT/deps-install.log)"
+}
+
+enable_backports() {
+	local list=/etc/apt/sources.list.d/zc-bookworm-backports.sources
+	local pin=/etc/apt/preferences.d/zc-bookworm-backports
+	[ -f "$list" ] && [ -f "$pin" ] && return 0
+	grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/ && [ -f "$pin" ] && return 0
+	log deps image "adding bookworm-backports (pinned at 100: used only with -t bookworm-backports)"
+	cat >"$list" <<-EOT
+		Types: deb
+		URIs: $(debian_mirror)
+		Suites: bookworm-backports
+		Components: main
+		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+	EOT
+	cat >"$pin" <<-EOT
+		# Added by the zc-kernel project: mkosi and systemd-boot only, installed
+		# explicitly with -t bookworm-backports. Never an automatic upgrade source.
+		Package: *
+		Pin: release n=bookworm-backports
+		Pin-Priority: 100
+	EOT
+	quietly "$OUT/deps-update.log" apt-get update -q
+}
+
+mkdir -p "$OUT"
+want=()
+bp=()
+for g in "${groups[@]}"; do
+	[ -n "${GROUP[$g]:-}" ] || die "unknown dependency group '$g' (known: ${!GROUP[*]})"
+	read -r -d '' -a pk <<<"${GROUP[$g]}" || true
+	want+=("${pk[@]}")
+	if [ -n "${BACKPORTS[$g]:-}" ]; then
+		read -r -d '' -a pk <<<"${BACKPORTS[$g]}" || true
+		bp+=("${pk[@]}")
+	fi
+done
+
+mapfile -t need < <(missing "${want[@]}")
+[ "${#need[@]}" -eq 0 ] || apt_install "${need[@]}"
+
+if [ "${#bp[@]}" -gt 0 ]; then
+	mapfile -t need < <(missing "${bp[@]}")
+	# mkosi must be 24 or newer: bookworm's own mkosi 14 speaks another config format.
+	if [ "${#need[@]}" -eq 0 ] && ! dpkg --compare-versions "$(dpkg-query -W -f='${Version}' mkosi)" ge 24; then
+		need=(mkosi)
+	fi
+	if [ "${#need[@]}" -gt 0 ]; then
+		[ "$(id -u)" = 0 ] || die "missing packages from bookworm-backports: ${need[*]}; run 'make deps' as root"
+		enable_backports
+		log deps image "installing from bookworm-backports: ${need[*]}"
+		DEBIAN_FRONTEND=noninteractive quietly "$OUT/deps-install.log" \
+			apt-get install -y -q --no-install-recommends -t bookworm-backports "${need[@]}" ||
+			die "installing ${need[*]} from bookworm-backports failed (log: $OUT/deps-install.log)"
+	fi
+fi

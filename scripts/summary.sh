@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# summary.sh LTS...: the table printed at the end of `make`, one row per kernel,
+# one column per stage, from what the stages recorded in $OUT/status/. Also
+# written as $OUT/summary.json. Exit 1 when any recorded stage failed.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+stages=(source patch kernel deb rpm image smoke)
+present=()
+for s in "${stages[@]}"; do
+	if compgen -G "$OUT/status/*/$s" >/dev/null; then present+=("$s"); fi
+done
+[ "${#present[@]}" -gt 0 ] || { echo "summary: no stage has run yet (out/status is empty)"; exit 0; }
+
+rc=0
+json="[]"
+printf '\n%-7s' kernel
+for s in "${present[@]}"; do printf ' | %-30s' "$s"; done
+printf '\n%s\n' "$(printf '%*s' $((8 + 33 * ${#present[@]})) '' | tr ' ' -)"
+for lts in "$@"; do
+	printf '%-7s' "$lts"
+	row="{\"kernel\":\"$lts\"}"
+	for s in "${present[@]}"; do
+		f="$OUT/status/$lts/$s"
+		if [ -f "$f" ]; then
+			IFS=$'\t' read -r result secs detail <"$f"
+			cell="$result ${secs}s ${detail}"
+			[ "$result" = ok ] || rc=1
+			row=$(jq -c --arg s "$s" --arg r "$result" --argjson t "$secs" --arg d "$detail" \
+				'.[$s] = {result: $r, seconds: $t, detail: $d}' <<<"$row")
+		else
+			cell="-"
+		fi
+		printf ' | %-30.30s' "$cell"
+	done
+	printf '\n'
+	json=$(jq -c --argjson r "$row" '. + [$r]' <<<"$json")
+done
+jq . <<<"$json" >"$OUT/summary.json"
+printf '(also in %s)\n' "$OUT/summary.json"
+exit "$rc"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# verdict.sh CONSOLE_LOG RESULTS_DIR NAME QEMU_RC SECONDS: turn what a booted
+# guest printed into results. The guest prints, between markers:
+#   @@ZC-SMOKE-BEGIN@@ ... TAP ... @@ZC-SMOKE-EXIT <rc>@@
+#   @@ZC-JSON-BEGIN smoke@@ ... @@ZC-JSON-END smoke@@   (and "bench" likewise)
+#   @@ZC-SMOKE-END@@
+# Writes RESULTS_DIR/{console.log,smoke.tap,smoke.json,bench.json,verdict.json}
+# and exits with the verdict's code, each with a one-line reason on stdout:
+#   0 pass  1 fail (names the failing checks)  4 skip
+#   10 panic (the panic line)  11 timeout  12 no result (booted, markers missing)
+set -euo pipefail
+
+console=$1 dir=$2 name=$3 qrc=$4 secs=$5
+mkdir -p "$dir"
+[ "$console" -ef "$dir/console.log" ] || cp "$console" "$dir/console.log"
+tr -d '\r' <"$console" >"$dir/.console"
+rm -f "$dir/smoke.tap" "$dir/smoke.json" "$dir/bench.json"
+
+between() { # between BEGIN END: the lines strictly between two marker lines
+	awk -v b="$1" -v e="$2" 'index($0, e) { exit } f { print } index($0, b) { f = 1 }' "$dir/.console"
+}
+
+between '@@ZC-SMOKE-BEGIN@@' '@@ZC-SMOKE-EXIT' | grep -E '^(TAP version|1\.\.|ok |not ok |# |Bail out!)' >"$dir/smoke.tap" || true
+for doc in smoke bench; do
+	between "@@ZC-JSON-BEGIN $doc@@" "@@ZC-JSON-END $doc@@" >"$dir/$doc.json.tmp" || true
+	if [ -s "$dir/$doc.json.tmp" ] && jq -e . "$dir/$doc.json.tmp" >/dev/null 2>&1; then
+		mv "$dir/$doc.json.tmp" "$dir/$doc.json"
+	else
+		rm -f "$dir/$doc.json.tmp"
+	fi
+done
+[ -s "$dir/smoke.tap" ] || rm -f "$dir/smoke.tap"
+
+rc_line=$(grep -a -o '@@ZC-SMOKE-EXIT [0-9]*@@' "$dir/.console" | head -n1 || true)
+panic=$(grep -a -m1 -E 'Kernel panic - not syncing|BUG: kernel NULL pointer|general protection fault' "$dir/.console" || true)
+failing=""
+if [ -f "$dir/smoke.tap" ]; then
+	failing=$(sed -n 's/^not ok [0-9]* \([^ #]*\).*/\1/p' "$dir/smoke.tap" | tr '\n' ' ' | sed 's/ $//')
+fi
+
+if [ -n "$rc_line" ] && grep -aq '@@ZC-SMOKE-END@@' "$dir/.console"; then
+	src=${rc_line#@@ZC-SMOKE-EXIT }
+	src=${src%@@}
+	case "$src" in
+	0) verdict=pass code=0 reason="all checks passed" ;;
+	4) verdict=skip code=4 reason="zc-smoke skipped: $(grep -m1 -o 'SKIP.*' "$dir/smoke.tap" 2>/dev/null || echo 'no reason given')" ;;
+	*) verdict=fail code=1 reason="zc-smoke exit $src; failing checks: ${failing:-none named}" ;;
+	esac
+elif [ -n "$panic" ]; then
+	verdict=panic code=10 reason="kernel panic: $(echo "$panic" | sed 's/^\[[ 0-9.]*\] //')"
+elif [ "$qrc" = 124 ]; then
+	verdict=timeout code=11 reason="no verdict within ${secs}s (last console line: $(grep -a . "$dir/.console" | tail -n1 | cut -c1-120))"
+else
+	verdict=no-result code=12 reason="the guest stopped (qemu exit $qrc) without the zc-smoke end marker"
+fi
+rm -f "$dir/.console"
+
+jq -n --arg name "$name" --arg verdict "$verdict" --argjson code "$code" --arg reason "$reason" \
+	--argjson seconds "$secs" --arg failing "$failing" \
+	'{name: $name, verdict: $verdict, exit_code: $code, reason: $reason, seconds: $seconds,
+	  failing_checks: ($failing | split(" ") | map(select(. != "")))}' >"$dir/verdict.json"
+echo "$verdict: $reason"
+exit "$code"
