@@ -21,14 +21,16 @@ endif
 SCRIPTS := $(CURDIR)/scripts
 C_OUT := $(OUT)/bin
 include tests/c.mk
+include mk/image.mk
+include mk/repo.mk
 
 .DEFAULT_GOAL := all
-.PHONY: all help deps c-bins source patch patch-check smoke-host bench-host quick-smoke \
-	check test lint summary clean distclean
+.PHONY: all help deps c-bins source patch patch-check kernel deb rpm tools-pkg repro-check \
+	smoke-host bench-host quick-smoke check test lint summary clean distclean
 
 # The main job: every stage implemented so far, for every kernel in KERNELS.
 all: deps
-	$(Q)$(MAKE) --no-print-directory source patch
+	$(Q)$(MAKE) --no-print-directory source patch kernel deb rpm image smoke
 	$(Q)$(SCRIPTS)/summary.sh $(KERNELS)
 
 help:
@@ -43,12 +45,21 @@ help:
 	@echo '  source               download the pinned Debian source, verify, unpack to out/src/<lts>'
 	@echo '  patch                apply patches/<lts>/series to out/patched/<lts>, prove the fix'
 	@echo '  patch-check          compile net/ipv4/ pristine and patched (W=1): no new warning'
+	@echo '  kernel               build with PROFILE (smoke|distro) once, stage image/modules/headers'
+	@echo '                       (CONFIG_ONLY=1: configure and check the profile only)'
+	@echo '  deb                  linux-image-<KREL>, linux-headers-<KREL> (+ zc-smoke), lintian-clean'
+	@echo '  rpm                  kernel-zc, kernel-zc-devel (+ zc-smoke), rpmlint-clean'
+	@echo '  repro-check          rebuild from scratch and compare the packages byte for byte'
 	@echo
 	@echo 'Smoke test and benchmark'
 	@echo '  smoke-host           build zc-smoke and run it on this machine'"'"'s kernel'
 	@echo '  bench-host           run zc-rpc-bench (recv, zc, hybrid) on this machine'"'"'s kernel'
 	@echo '  quick-smoke          tiny kernel + busybox initramfs in qemu, zc-smoke inside'
 	@echo '                       (TREE=patched|pristine, KERNEL=<lts>)'
+	@echo
+	@$(MAKE) -s --no-print-directory help-image
+	@echo
+	@$(MAKE) -s --no-print-directory help-repo
 	@echo
 	@echo 'Other'
 	@echo '  summary              the table of the last results, one row per kernel'
@@ -75,6 +86,25 @@ patch-check: $(addprefix patch-check-,$(KERNELS))
 patch-check-%: patch-%
 	$(Q)$(SCRIPTS)/quick-kernel.sh $*
 	$(Q)sed 's/^/patch-check $*: /' $(OUT)/build/quick/$*/patch-check.txt | cut -c1-160
+
+kernel: $(addprefix kernel-,$(KERNELS))
+kernel-%: patch-%
+	$(Q)$(SCRIPTS)/kernel.sh $*
+
+tools-pkg: $(C_OUT)/zc-smoke
+	$(Q)$(SCRIPTS)/package-tools.sh
+
+deb: $(addprefix deb-,$(KERNELS))
+deb-%: kernel-% tools-pkg
+	$(Q)$(SCRIPTS)/package-deb.sh $*
+
+rpm: $(addprefix rpm-,$(KERNELS))
+rpm-%: kernel-% tools-pkg
+	$(Q)$(SCRIPTS)/package-rpm.sh $*
+
+repro-check: $(addprefix repro-check-,$(KERNELS))
+repro-check-%: patch-%
+	$(Q)$(SCRIPTS)/repro-check.sh $*
 
 smoke-host: $(C_OUT)/zc-smoke
 	$(Q)mkdir -p $(OUT)/results/host

@@ -14,17 +14,17 @@ set -euo pipefail
 
 declare -A GROUP
 # fetch, patch, build a kernel, the C tests, the test suite
-GROUP[base]="build-essential bc bison flex libssl-dev libelf-dev rsync kmod cpio xz-utils zstd
+GROUP[base]="build-essential yamllint bc bison flex libssl-dev libelf-dev rsync kmod cpio xz-utils zstd
   ccache git patch dpkg-dev ca-certificates debian-archive-keyring jq libxml2-utils python3
   python3-yaml shellcheck strace busybox-static qemu-system-x86 qemu-utils"
 # packages: .deb and .rpm and their linters
 GROUP[pkg]="debhelper fakeroot lintian rpm rpmlint debootstrap"
 # images and their boot (mkosi and systemd-boot come from bookworm-backports)
-GROUP[image]="ovmf dosfstools mtools fdisk reprepro systemd-container"
+GROUP[image]="python3-pefile ovmf dosfstools mtools fdisk reprepro systemd-container"
 declare -A BACKPORTS
 BACKPORTS[image]="mkosi systemd-boot"
 # signed repositories
-GROUP[repo]="reprepro createrepo-c gnupg"
+GROUP[repo]="reprepro createrepo-c gnupg dnf"
 # rollout
 GROUP[rollout]="ansible kexec-tools openssh-client"
 

@@ -11,18 +11,19 @@ set -euo pipefail
 src=$1 obj=$2 base=$3
 shift 3
 mkdir -p "$obj"
+src=$(cd "$src" && pwd) obj=$(cd "$obj" && pwd)
 kmake=(make -s -C "$src" O="$obj" ARCH=x86_64)
 
 if [ -f "$base" ]; then
 	cp "$base" "$obj/.config"
 else
-	run "${kmake[@]}" "$base" >/dev/null
+	run "${kmake[@]}" "$base" >"$obj/base-config.log" 2>&1 || { cat "$obj/base-config.log" >&2; die "make $base failed"; }
 fi
 if [ "$#" -gt 0 ]; then
 	(cd "$obj" && run env ARCH=x86_64 "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$@" >"$obj/merge_config.log" 2>&1) ||
 		die "merge_config.sh failed (see $obj/merge_config.log)"
 fi
-run "${kmake[@]}" olddefconfig >/dev/null
+run "${kmake[@]}" olddefconfig >"$obj/olddefconfig.log" 2>&1 || { cat "$obj/olddefconfig.log" >&2; die "olddefconfig failed"; }
 
 # Every CONFIG_X=v and "# CONFIG_X is not set" of the fragments must hold.
 bad=()

@@ -75,12 +75,11 @@ known_lts() {
 	echo "${out[*]}"
 }
 
-# load_conf LTS: read patches/<lts>/source.conf (KEY=VALUE lines, '#' comments)
-# into CONF_<KEY> variables. The file is data: it is parsed, never sourced.
-load_conf() {
-	local lts=$1 f key val n=0
-	f="$PATCHES_DIR/$lts/source.conf"
-	check_lts "$lts"
+# parse_kv FILE PREFIX: read KEY=VALUE lines ('#' comments) of FILE into
+# <PREFIX><KEY> variables. The file is data: it is parsed, never sourced.
+parse_kv() {
+	local f=$1 prefix=$2 line key n=0
+	[ -r "$f" ] || die "$f: not found"
 	while IFS= read -r line || [ -n "$line" ]; do
 		n=$((n + 1))
 		line=${line%%#*}
@@ -89,13 +88,31 @@ load_conf() {
 		[[ $line =~ ^([A-Z][A-Z0-9_]*)=([^[:space:]]*)$ ]] ||
 			die "$f:$n: expected KEY=VALUE, got: $line"
 		key=${BASH_REMATCH[1]}
-		val=${BASH_REMATCH[2]}
-		printf -v "CONF_$key" '%s' "$val"
+		printf -v "$prefix$key" '%s' "${BASH_REMATCH[2]}"
 	done <"$f"
-	for key in PACKAGE VERSION SUITE DEB_SHA256 TARBALL TARBALL_SHA256 ZC_REVISION; do
+}
+
+# load_conf LTS: patches/<lts>/source.conf into CONF_<KEY> variables. A line
+# with SOURCE_LINE=<other> (the unpatched control) takes the pins of that line
+# and overrides what it sets itself. CONF_EXPECT_FIX is "present" unless set.
+load_conf() {
+	local lts=$1 key n
+	check_lts "$lts"
+	CONF_SOURCE_LINE="" CONF_EXPECT_FIX=present
+	parse_kv "$PATCHES_DIR/$lts/source.conf" CONF_
+	if [ -n "$CONF_SOURCE_LINE" ]; then
+		check_lts "$CONF_SOURCE_LINE"
+		local own_rev=${CONF_ZC_REVISION:-} own_expect=$CONF_EXPECT_FIX own_src=$CONF_SOURCE_LINE
+		parse_kv "$PATCHES_DIR/$CONF_SOURCE_LINE/source.conf" CONF_
+		CONF_ZC_REVISION=${own_rev:-$CONF_ZC_REVISION} CONF_EXPECT_FIX=$own_expect CONF_SOURCE_LINE=$own_src
+	fi
+	for key in PACKAGE VERSION SUITE DEB_SHA256 TARBALL TARBALL_SHA256 ZC_REVISION ZC_DATE; do
 		n="CONF_$key"
-		[ -n "${!n:-}" ] || die "$f: missing $key="
+		[ -n "${!n:-}" ] || die "$PATCHES_DIR/$lts/source.conf: missing $key="
 	done
+	case "$CONF_EXPECT_FIX" in present | absent) ;; *) die "$PATCHES_DIR/$lts/source.conf: EXPECT_FIX must be present or absent" ;; esac
+	# The tree this line is built from: its own, or the one it borrows.
+	export SRC_LINE=${CONF_SOURCE_LINE:-$lts}
 }
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }

@@ -18,11 +18,11 @@ set -euo pipefail
 lts=${1:-}
 load_conf "$lts"
 stage_begin "$lts" patch
-src="$OUT/src/$lts"
+src="$OUT/src/$SRC_LINE"
 dest="$OUT/patched/$lts"
 pdir="$PATCHES_DIR/$lts"
 
-[ -f "$src/.zc-source" ] || die "no pristine tree in $src: run 'make source KERNEL=$lts' first"
+[ -f "$src/.zc-source" ] || die "no pristine tree in $src: run 'make source KERNEL=$SRC_LINE' first"
 [ -f "$pdir/series" ] || die "$pdir/series is missing (an empty series is a file with no patch lines)"
 
 mapfile -t patches < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$pdir/series")
@@ -32,12 +32,15 @@ for p in "${patches[@]}"; do
 done
 
 patch_summary() {
-	if [ "${#patches[@]}" -eq 0 ]; then echo "upstream, proven"; else echo "${#patches[@]} patches, -zc$CONF_ZC_REVISION, proven"; fi
+	if [ "$CONF_EXPECT_FIX" = absent ]; then echo "control: fix absent, proven"
+	elif [ "${#patches[@]}" -eq 0 ]; then echo "upstream, proven"
+	else echo "${#patches[@]} patches, -zc$CONF_ZC_REVISION, proven"; fi
 }
 
 # What the patched tree will carry; identical inputs mean the cached tree is good.
 series_sum=$( (cat "$src/.zc-source" "$pdir/series"; for p in "${patches[@]}"; do cat "$pdir/$p"; done) | sha256sum | cut -d' ' -f1)
 record="ZC_REVISION=$CONF_ZC_REVISION
+EXPECT_FIX=$CONF_EXPECT_FIX
 SOURCE=$CONF_PACKAGE $CONF_VERSION
 SERIES_SHA256=$series_sum
 PATCHES=${patches[*]}"
@@ -51,7 +54,9 @@ mkdir -p "$OUT/patched"
 work=$(mktemp -d "$OUT/patched/.$lts.XXXXXX")
 cleanup_on_exit "$work"
 log patch "$lts" "copying the pristine tree"
-cp -a "$src" "$work/tree"
+# Hard links: fast and small. patch(1) writes each file it changes anew (and
+# the build writes only under O=), so the pristine tree is never modified.
+cp -al "$src" "$work/tree"
 rm -f "$work/tree/.zc-source"
 
 n=0
@@ -77,7 +82,14 @@ Refresh the patch against this source, or pin the source it was made for."
 done
 
 log patch "$lts" "verifying the fix from the code"
-if ! verdict=$("$TOP/scripts/verify-fix.sh" "$work/tree"); then
+if [ "$CONF_EXPECT_FIX" = absent ]; then
+	# The control: its tree must lack the fix, or it controls nothing.
+	if verdict=$("$TOP/scripts/verify-fix.sh" "$work/tree"); then
+		die "the control line $lts is supposed to lack the fix, but its tree has it:
+$verdict"
+	fi
+	verdict="ABSENT (as expected for a control): ${verdict#ABSENT: }"
+elif ! verdict=$("$TOP/scripts/verify-fix.sh" "$work/tree"); then
 	if [ "${#patches[@]}" -eq 0 ]; then
 		die "$CONF_PACKAGE $CONF_VERSION was expected to carry the short-circuit upstream (empty series), but it does not:
 $verdict
@@ -91,7 +103,9 @@ verdict=${verdict//"$work/tree"/$dest}
 printf '%s\n' "$record" >"$work/tree/.zc-series"
 if [ -e "$dest" ]; then mv "$dest" "$work/old"; fi
 mv "$work/tree" "$dest"
-if [ "${#patches[@]}" -eq 0 ]; then
+if [ "$CONF_EXPECT_FIX" = absent ]; then
+	log patch "$lts" "control, fix proven absent: $(echo "$verdict" | head -n1)"
+elif [ "${#patches[@]}" -eq 0 ]; then
 	log patch "$lts" "already upstream, proven: ${verdict#PRESENT: }"
 else
 	log patch "$lts" "backported (${#patches[@]} patches, revision $CONF_ZC_REVISION), proven: ${verdict#PRESENT: }"

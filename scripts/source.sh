@@ -14,6 +14,10 @@ set -euo pipefail
 
 lts=${1:-}
 load_conf "$lts"
+if [ "$SRC_LINE" != "$lts" ]; then
+	# A line that borrows another's pristine tree (the control).
+	exec "$0" "$SRC_LINE"
+fi
 stage_begin "$lts" source
 dest="$OUT/src/$lts"
 stamp="$dest/.zc-source"

@@ -47,7 +47,7 @@ if [ -n "$rc_line" ] && grep -aq '@@ZC-SMOKE-END@@' "$dir/.console"; then
 	*) verdict=fail code=1 reason="zc-smoke exit $src; failing checks: ${failing:-none named}" ;;
 	esac
 elif [ -n "$panic" ]; then
-	verdict=panic code=10 reason="kernel panic: $(echo "$panic" | sed 's/^\[[ 0-9.]*\] //')"
+	verdict=panic code=10 reason="kernel panic: $(sed 's/^\[[ 0-9.]*\] //' <<<"$panic")"
 elif [ "$qrc" = 124 ]; then
 	verdict=timeout code=11 reason="no verdict within ${secs}s (last console line: $(grep -a . "$dir/.console" | tail -n1 | cut -c1-120))"
 else

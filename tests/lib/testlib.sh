@@ -52,6 +52,7 @@ fake_kernel_line() {
 		TARBALL=usr/src/linux-source-$lts.tar.xz
 		TARBALL_SHA256=$(sha256sum "$pkgroot/usr/src/linux-source-$lts.tar.xz" | cut -d' ' -f1)
 		ZC_REVISION=1
+		ZC_DATE=2026-01-01
 	EOT
 	: >"$dir/patches/$lts/series"
 }
@@ -62,3 +63,32 @@ flip_byte() {
 	b=$(dd if="$f" bs=1 skip="$off" count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
 	printf "$(printf '\\%03o' $((255 - b)))" | dd of="$f" bs=1 seek="$off" conv=notrunc 2>/dev/null
 }
+
+# bookworm_root DIR: a pristine minbase bookworm root in DIR, from a tarball
+# cached in $CACHE_DIR/roots (made once with debootstrap, ~1 min).
+bookworm_root() {
+	local dir=$1 cache tar tmp mirror
+	cache=${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/zc-kernel}/roots
+	tar=$cache/bookworm-minbase.tar
+	mkdir -p "$cache" "$dir"
+	if [ ! -s "$tar" ]; then
+		command -v debootstrap >/dev/null || skip "debootstrap is missing (make deps)"
+		# shellcheck disable=SC2016 # expanded by the inner bash
+		mirror=$(bash -c '. "$1/scripts/lib.sh" && debian_mirror' _ "$TOP")
+		(
+			flock 8
+			[ -s "$tar" ] && exit 0
+			tmp=$(mktemp -d "$cache/.root.XXXXXX")
+			if ! debootstrap --variant=minbase bookworm "$tmp" "$mirror" >"$cache/debootstrap.log" 2>&1; then
+				rm -rf "$tmp"
+				exit 3
+			fi
+			tar -C "$tmp" -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"
+			rm -rf "$tmp"
+		) 8>"$tar.lock" || skip "debootstrap of bookworm failed (see $cache/debootstrap.log): is the Debian archive reachable?"
+	fi
+	tar -C "$dir" -xf "$tar"
+}
+
+# in_root CMD...: run CMD in the root $ROOT with a clean environment.
+in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }

@@ -3,8 +3,8 @@
 
 test_shellcheck_clean() {
 	command -v shellcheck >/dev/null || fail "shellcheck missing (make deps)"
-	mapfile -t files < <(git ls-files '*.sh' .ci/run 2>/dev/null; ls scripts/*.sh tests/run.sh)
-	shellcheck -x -S warning $(printf '%s\n' "${files[@]}" | sort -u)
+	mapfile -t files < <( (git ls-files '*.sh' .ci/run 2>/dev/null; ls scripts/*.sh tests/*.sh tests/*/*.sh) | sort -u)
+	shellcheck -x -S warning "${files[@]}"
 }
 
 test_make_help_lists_stages() {

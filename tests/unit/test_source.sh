@@ -83,5 +83,5 @@ test_source_unknown_kernel_is_explained() {
 	run_rc rc scripts/source.sh 4.4
 	[ "$rc" != 0 ] || fail "unknown kernel accepted"
 	assert_contains "$out" "unknown kernel '4.4'"
-	assert_contains "$out" "known: 5.10 6.1 6.12"
+	assert_contains "$out" "known: 5.10 6.1 6.12 control"
 }

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# package-deb.sh LTS: linux-image-<KREL> and linux-headers-<KREL> .debs from the
+# tree scripts/kernel.sh staged, with dpkg-buildpackage and the templates in
+# packaging/deb/kernel/; lintian must report no error and no warning that is
+# not overridden (with a reason) in the templates. Output: $OUT/pkg/<lts>/deb/.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/pkg-lib.sh
+. "$(dirname "$0")/pkg-lib.sh"
+
+lts=${1:-}
+pkg_setup "$lts"
+stage_begin "$lts" deb
+inputs=$(pkg_inputs_sum deb)
+if [ -f "$OUT/pkg/$lts/deb/.inputs" ] && [ "$(cat "$OUT/pkg/$lts/deb/.inputs")" = "$inputs" ]; then
+	log deb "$lts" "cached: $OUT/pkg/$lts/deb is made of the same inputs"
+	stage_end ok "cached"
+	exit 0
+fi
+tpl="$TOP/packaging/deb/kernel"
+mkdir -p "$OUT/pkg/$lts"
+work=$(mktemp -d "$OUT/pkg/$lts/.deb.XXXXXX")
+cleanup_on_exit "$work"
+src="$work/linux-zc-$KREL"
+mkdir -p "$src/debian/source"
+log deb "$lts" "packaging $KREL as $DEBVER"
+
+subst "$tpl/control.in" >"$src/debian/control"
+cp "$tpl/rules" "$tpl/copyright" "$src/debian/"
+echo "1.0" >"$src/debian/source/format"
+printf 'KREL := %s\nSTAGE := %s\n' "$KREL" "$STAGE" >"$src/debian/zc.mk"
+for s in preinst postinst prerm postrm lintian-overrides; do
+	subst "$tpl/linux-image.$s" >"$src/debian/linux-image-$KREL.$s"
+done
+subst "$tpl/linux-headers.lintian-overrides" >"$src/debian/linux-headers-$KREL.lintian-overrides"
+{
+	echo "linux-zc ($DEBVER) bookworm; urgency=medium"
+	echo
+	for c in "${CHANGES[@]}"; do echo "  * $c" | fold -s -w 76 | sed '2,$s/^/    /'; done
+	echo
+	echo " -- zc-kernel maintainers <zc-kernel@example.org>  $(LC_ALL=C date -u -R -d "@$EPOCH")"
+} >"$src/debian/changelog"
+
+(cd "$src" && quietly "$work/build.log" dpkg-buildpackage -b -us -uc -a amd64) ||
+	die "dpkg-buildpackage failed for $lts (log: $work/build.log, kept in $OUT/pkg/$lts/deb-build.log)"
+cp "$work/build.log" "$OUT/pkg/$lts/deb-build.log"
+
+changes=$(ls "$work"/*.changes)
+log deb "$lts" "lintian"
+if ! lintian --fail-on error,warning --tag-display-limit 0 "$changes" >"$work/lintian.log" 2>&1; then
+	cat "$work/lintian.log" >&2
+	cp "$work/lintian.log" "$OUT/pkg/$lts/lintian.log"
+	die "lintian reports errors or warnings without an override for $lts: fix them, or override them with a reason in $tpl"
+fi
+mkdir "$work/out"
+mv "$work"/*.deb "$work/lintian.log" "$work/out/"
+echo "$inputs" >"$work/out/.inputs"
+publish_dir "$work/out" "$OUT/pkg/$lts/deb"
+echo "$KREL" >"$OUT/pkg/$lts/KREL"
+for f in "$OUT/pkg/$lts/deb"/*.deb; do
+	log deb "$lts" "$(basename "$f") $(numfmt --to=iec "$(stat -c %s "$f")")"
+done
+stage_end ok "$(find "$OUT/pkg/$lts/deb" -name '*.deb' | wc -l) debs, lintian clean"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# package-rpm.sh LTS: kernel-zc and kernel-zc-devel .rpms from the tree that
+# scripts/kernel.sh staged (the same one the .debs come from), with rpmbuild
+# and packaging/rpm/kernel-zc.spec; rpmlint must show no error, and its
+# remaining warnings are filtered in packaging/rpm/rpmlint.toml, each with a
+# reason. Output: $OUT/pkg/<lts>/rpm/.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/pkg-lib.sh
+. "$(dirname "$0")/pkg-lib.sh"
+
+lts=${1:-}
+pkg_setup "$lts"
+stage_begin "$lts" rpm
+inputs=$(pkg_inputs_sum rpm)
+if [ -f "$OUT/pkg/$lts/rpm/.inputs" ] && [ "$(cat "$OUT/pkg/$lts/rpm/.inputs")" = "$inputs" ]; then
+	log rpm "$lts" "cached: $OUT/pkg/$lts/rpm is made of the same inputs"
+	stage_end ok "cached"
+	exit 0
+fi
+mkdir -p "$OUT/pkg/$lts"
+work=$(mktemp -d "$OUT/pkg/$lts/.rpm.XXXXXX")
+cleanup_on_exit "$work"
+log rpm "$lts" "packaging $KREL as kernel-zc-$RPMVER-$RPMREL"
+
+{
+	echo "* $(LC_ALL=C date -u -d "@$EPOCH" '+%a %b %d %Y') zc-kernel maintainers <zc-kernel@example.org> - $RPMVER-$RPMREL"
+	for c in "${CHANGES[@]}"; do echo "- $c"; done
+} >"$work/changelog"
+{
+	echo "Linux $KREL, built by the zc-kernel project from $CONF_PACKAGE $CONF_VERSION"
+	echo "(profile ${PROFILE:-smoke}, series revision $CONF_ZC_REVISION)."
+	echo
+	echo "$SUMMARY"
+	echo
+	for c in "${CHANGES[@]}"; do echo "- $c"; done
+} >"$work/README.zc-kernel"
+
+quietly "$work/rpmbuild.log" rpmbuild -bb \
+	--define "_topdir $work/top" \
+	--define "_rpmdir $work/out" \
+	--define "krel $KREL" --define "kver $RPMVER" --define "rpmrel $RPMREL" \
+	--define "zc_stage $STAGE" --define "zc_tree $OUT/patched/$lts" --define "zc_summary $SUMMARY" \
+	--define "zc_readme $work/README.zc-kernel" \
+	--define "zc_changelog_file $work/changelog" \
+	--define "_buildhost zc-kernel" \
+	--define "use_source_date_epoch_as_buildtime 1" \
+	--define "clamp_mtime_to_source_date_epoch 1" \
+	--target x86_64 \
+	"$TOP/packaging/rpm/kernel-zc.spec" ||
+	die "rpmbuild failed for $lts (log: $work/rpmbuild.log)"
+
+mkdir -p "$work/pub"
+find "$work/out" -name '*.rpm' -exec mv {} "$work/pub/" \;
+log rpm "$lts" "rpmlint"
+if ! rpmlint -c "$TOP/packaging/rpm/rpmlint.toml" "$work/pub"/*.rpm >"$work/pub/rpmlint.log" 2>&1; then
+	cp "$work/pub/rpmlint.log" "$OUT/pkg/$lts/rpmlint.log"
+	grep -E ": [EW]: " "$work/pub/rpmlint.log" | awk '{print $2, $3}' | sort | uniq -c | sort -rn >&2
+	die "rpmlint reports errors or unfiltered warnings for $lts (full list: $OUT/pkg/$lts/rpmlint.log): fix them, or filter them with a reason in packaging/rpm/rpmlint.toml"
+fi
+echo "$inputs" >"$work/pub/.inputs"
+publish_dir "$work/pub" "$OUT/pkg/$lts/rpm"
+echo "$KREL" >"$OUT/pkg/$lts/KREL"
+for f in "$OUT/pkg/$lts/rpm"/*.rpm; do
+	log rpm "$lts" "$(basename "$f") $(numfmt --to=iec "$(stat -c %s "$f")")"
+done
+stage_end ok "$(find "$OUT/pkg/$lts/rpm" -name '*.rpm' | wc -l) rpms, rpmlint clean"

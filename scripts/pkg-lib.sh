@@ -1,0 +1,73 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables pkg_setup sets are used by the sourcing script
+# What both package formats share: the kernel built once by scripts/kernel.sh,
+# its versions, and the changelog text naming the series. Sourced by
+# package-deb.sh and package-rpm.sh after lib.sh.
+
+# pkg_setup LTS: sets KREL KVER STAGE DEBVER RPMVER RPMREL EPOCH SUMMARY and
+# the CHANGES array (one line per change in this revision).
+pkg_setup() {
+	local lts=$1 p origin series
+	LTS=$lts
+	load_conf "$lts"
+	BUILD="$OUT/build/${PROFILE:-smoke}/$lts"
+	[ -f "$BUILD/KREL" ] || die "no built kernel for $lts (profile ${PROFILE:-smoke}): run 'make kernel KERNEL=$lts' first"
+	KREL=$(cat "$BUILD/KREL")
+	KVER=${KREL%-zc*}
+	STAGE="$BUILD/stage"
+	[ -f "$STAGE/.complete" ] && [ -f "$BUILD/stage.sha256" ] || die "$STAGE is incomplete: run 'make kernel KERNEL=$lts' again"
+	# Debian version of the source, plus the series revision: 5.10.223-1+zc1.
+	DEBVER="$CONF_VERSION+zc$CONF_ZC_REVISION"
+	# RPM: Version is the kernel's, Release the Debian revision and ours
+	# (5.10.223-1.zc1); '-' is not allowed in either.
+	RPMVER=$KVER
+	RPMREL="${CONF_VERSION#*-}.zc$CONF_ZC_REVISION"
+	EPOCH=$(date -u -d "$CONF_ZC_DATE" +%s)
+	export SOURCE_DATE_EPOCH=$EPOCH
+
+	series="$PATCHES_DIR/$lts/series"
+	CHANGES=()
+	while read -r p; do
+		origin=$(sed -n 's|^Origin: backport, https://git.kernel.org/linus/\([0-9a-f]\{12\}\).*|\1|p' "$PATCHES_DIR/$lts/$p")
+		CHANGES+=("Backport upstream commit ${origin:-?}: $(sed -n 's/^Description: //p' "$PATCHES_DIR/$lts/$p")")
+	done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$series")
+	if [ "$CONF_EXPECT_FIX" = absent ]; then
+		SUMMARY="Unpatched control build: it must fail zc-smoke. Not for production."
+		CHANGES+=("Unpatched control build of $CONF_PACKAGE $CONF_VERSION: must fail zc-smoke.")
+	elif [ "${#CHANGES[@]}" -eq 0 ]; then
+		SUMMARY="TCP zerocopy short-circuit small reads (v5.11) is upstream in this kernel."
+		CHANGES+=("No patch: net-zerocopy short-circuit small reads (f21a3c480398) is upstream in $CONF_VERSION, proven by scripts/verify-fix.sh and zc-smoke.")
+	else
+		SUMMARY="Carries the backport of TCP zerocopy short-circuit small reads (v5.11)."
+		CHANGES+=("User-visible: getsockopt(TCP_ZEROCOPY_RECEIVE) now succeeds for small reads (inq < PAGE_SIZE or fitting the copy buffer) where it failed with EINVAL.")
+	fi
+	CHANGES+=("Built with profile ${PROFILE:-smoke}, LOCALVERSION -zc$CONF_ZC_REVISION.")
+}
+
+# subst FILE: the template FILE with @KEY@ placeholders filled in.
+subst() {
+	sed -e "s|@KREL@|$KREL|g" -e "s|@KVER@|$KVER|g" -e "s|@PROFILE@|${PROFILE:-smoke}|g" \
+		-e "s|@SRCPKG@|$CONF_PACKAGE|g" -e "s|@SRCVER@|$CONF_VERSION|g" \
+		-e "s|@SUMMARY@|$SUMMARY|g" -e "s|@FLAVOUR@|${FLAVOUR:-zc$CONF_ZC_REVISION}|g" "$1"
+}
+
+# publish_dir WORK DEST: replace DEST by WORK atomically enough (rename).
+publish_dir() {
+	local work=$1 dest=$2
+	mkdir -p "$(dirname "$dest")"
+	if [ -e "$dest" ]; then mv "$dest" "$dest.old.$$"; fi
+	mv "$work" "$dest"
+	rm -rf "$dest.old.$$"
+}
+
+# pkg_inputs_sum FORMAT: one sum over what a package build reads (the staged
+# tree, the templates, the line's configuration, the packaging scripts).
+pkg_inputs_sum() {
+	local fmt=$1
+	{
+		cat "$BUILD/stage.sha256" "$PATCHES_DIR/$LTS/source.conf" "$PATCHES_DIR/$LTS/series"
+		echo "$fmt ${PROFILE:-smoke}"
+		(cd "$TOP" && find "packaging/$fmt" scripts/pkg-lib.sh "scripts/package-$fmt.sh" -type f -print0 |
+			LC_ALL=C sort -z | xargs -0 cat)
+	} | sha256sum | cut -d' ' -f1
+}

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# smoke.sh LTS: boot the image of one kernel line (make image) in qemu with
+# OVMF, let zc-smoke.service run zc-smoke and zc-rpc-bench, and turn the
+# serial console into results (scripts/verdict.sh). Then boot the kernel
+# inside the line's kernel-zc .rpm the same way (direct kernel boot, with the
+# image's initrd and disk), so the RPM is proven bootable too.
+#   $OUT/results/<lts>/      console.log smoke.tap smoke.json bench.json verdict.json
+#                            boot.json tested-packages.json
+#   $OUT/results/<lts>/rpm/  the same for the RPM's kernel
+# Exit code: the verdict's (0 pass, 1 fail, 10 panic, 11 timeout, 12 no
+# result); the image boot's, else the RPM boot's when that one is worse.
+# A timeout is retried once; nothing else is.
+#
+#   smoke.sh --expect-control-fail  exit 0 only if the control failed the fast paths (make control)
+#   smoke.sh --summary LTS...   the patched-against-control table of the
+#                               results present, also in $OUT/results/bench-summary.txt
+#
+# Variables: SMOKE_TIMEOUT (seconds per boot, default 300), SMOKE_RETRIES
+# (retries after a timeout, default 1), SMOKE_RPM=auto|no (auto: boot the
+# RPM's kernel when the line has one; required with the default package
+# directories), QEMU_ACCEL=kvm|tcg (else scripts/qemu-accel.sh decides),
+# SMOKE_MEM (MiB, default 1536), PKG_DIRS / RPM_DIRS / KREL as for image.sh.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=images/image-lib.sh
+. "$TOP/images/image-lib.sh"
+
+# --- the side-by-side table ---------------------------------------------------
+summary() {
+	local lts f v modes row sumf="$OUT/results/bench-summary.txt" n=0 b zc hy qr qz qh
+	local fmt='%-8s %-14s %7s %10s %10s %12s %12s %12s\n'
+	{
+		printf '%s\n' "zc-rpc-bench in each image (syscalls per RPC excluding waits; QPS per server CPU-second), boot to verdict"
+		# shellcheck disable=SC2059
+		printf "$fmt" kernel verdict boot_s zc_sc/rpc hy_sc/rpc "recv_qps/cpu" "zc_qps/cpu" "hy_qps/cpu"
+		for lts in "$@"; do
+			f="$OUT/results/$lts"
+			[ -f "$f/verdict.json" ] || continue
+			n=$((n + 1))
+			v=$(jq -r .verdict "$f/verdict.json")
+			if [ -f "$f/rpm/verdict.json" ]; then v="$v/rpm:$(jq -r .verdict "$f/rpm/verdict.json")"; fi
+			modes='{}'
+			[ -f "$f/bench.json" ] && modes=$(jq -c '[.modes[] | {key: .mode, value: .}] | from_entries' "$f/bench.json")
+			row=$(jq -r --argjson m "$modes" --arg b "$(jq -r '.boot_to_verdict_seconds // "-"' "$f/boot.json" 2>/dev/null || echo -)" -n '
+				def sc(k): ($m[k].syscalls_per_rpc_excl_wait // null) | if . == null then "-" else (. * 1000 | round / 1000 | tostring) end;
+				def q(k): ($m[k].qps_per_cpu_second // null) | if . == null then "-" else (. | round | tostring) end;
+				[$b, sc("zc"), sc("hybrid"), q("recv"), q("zc"), q("hybrid")] | @tsv')
+			IFS=$'\t' read -r b zc hy qr qz qh <<<"$row"
+			# shellcheck disable=SC2059
+			printf "$fmt" "$lts" "$v" "$b" "$zc" "$hy" "$qr" "$qz" "$qh"
+		done
+	} >"$sumf.tmp"
+	if [ "$n" = 0 ]; then rm -f "$sumf.tmp"; echo "smoke summary: no results yet (make smoke)"; return 0; fi
+	mv "$sumf.tmp" "$sumf"
+	cat "$sumf"
+	printf '(also in %s)\n' "$(relpath "$sumf")"
+}
+if [ "${1:-}" = --summary ]; then
+	shift
+	summary "$@"
+	exit 0
+fi
+
+# --- the control's expected failure ---------------------------------------------
+# expect_control_fail: exit 0 when every boot of the control (image, and the
+# RPM's kernel when booted) failed with failing checks all among the three
+# fast paths (inq_zero*, copybuf*, skip_hint*), each of the three present.
+expect_control_fail() {
+	local d="$OUT/results/control" v why="" f n=0 fam
+	[ -f "$d/verdict.json" ] || die "no control result ($d/verdict.json): did 'make smoke KERNEL=control' run?"
+	for v in "$d/verdict.json" "$d/rpm/verdict.json"; do
+		[ -f "$v" ] || continue
+		n=$((n + 1))
+		f=$(jq -r '.failing_checks | join(" ")' "$v")
+		if [ "$(jq -r .verdict "$v")" != fail ]; then
+			why+="$(relpath "$v"): verdict $(jq -r '.verdict + ": " + .reason' "$v"); "
+		elif ! jq -e '.reason | startswith("zc-smoke exit")' "$v" >/dev/null; then
+			why+="$(relpath "$v"): failed for another reason: $(jq -r .reason "$v"); "
+		elif ! jq -e '[.failing_checks[] | test("^(inq_zero|copybuf|skip_hint)")] | all' "$v" >/dev/null; then
+			why+="$(relpath "$v"): checks outside the fast paths failed too: $f; "
+		else
+			for fam in inq_zero copybuf skip_hint; do
+				jq -e --arg p "$fam" '[.failing_checks[] | startswith($p)] | any' "$v" >/dev/null ||
+					why+="$(relpath "$v"): no $fam check failed ($f); "
+			done
+		fi
+	done
+	if [ -n "$why" ]; then
+		echo "control: NOT the expected failure: ${why%; }" >&2
+		echo "The unpatched control must fail exactly the inq_zero, copybuf and skip_hint checks; a control that passes means the smoke test cannot see the fix." >&2
+		exit 1
+	fi
+	echo "control: failed as expected ($n boot(s); failing: $(jq -r '.failing_checks | join(" ")' "$d/verdict.json"))"
+}
+if [ "${1:-}" = --expect-control-fail ]; then
+	expect_control_fail
+	exit 0
+fi
+
+# --- one boot -----------------------------------------------------------------
+ovmf_code=/usr/share/OVMF/OVMF_CODE_4M.fd
+ovmf_vars=/usr/share/OVMF/OVMF_VARS_4M.fd
+
+# boot_once RESDIR NAME MODE: one qemu boot, MODE "uki" (the disk image,
+# firmware -> UKI) or "direct" (BOOT_KERNEL with the image's initrd and disk).
+# Sets B_CODE, B_LINE (the verdict line), B_SECS (boot to verdict).
+boot_once() {
+	local res=$1 name=$2 mode=$3 qrc=0 pid t0 tv="" now booted
+	local -a q
+	mkdir -p "$res"
+	rm -f "$res"/{console.log,qemu.log,smoke.tap,smoke.json,bench.json,verdict.json,boot.json}
+	cp "$ovmf_vars" "$work/vars.fd"
+	q=(qemu-system-x86_64 -machine q35 -accel "$accel" -m "${SMOKE_MEM:-1536}" -smp 2
+		-nodefaults -display none -no-reboot -serial "file:$res/console.log"
+		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$ovmf_code"
+		-drive "if=pflash,format=raw,unit=1,file=$work/vars.fd"
+		# snapshot=on: the image file stays pristine (and its sha256 stable)
+		-drive "if=none,id=disk0,format=raw,file=$image,snapshot=on"
+		-device virtio-rng-pci
+		# no option ROM: the firmware never tries a network boot
+		-netdev "user,id=net0" -device "virtio-net-pci,netdev=net0,romfile=")
+	if [ "$mode" = uki ]; then
+		q+=(-device "virtio-blk-pci,drive=disk0,bootindex=0")
+		# systemd-stub >= 254 appends this to the UKI's command line
+		q+=(-smbios "type=11,value=io.systemd.stub.kernel-cmdline-extra=$smoke_args")
+	else
+		q+=(-device "virtio-blk-pci,drive=disk0")
+		q+=(-kernel "$BOOT_KERNEL" -initrd "$img_dir/uki.initrd" -append "$(cat "$img_dir/uki.cmdline") $smoke_args")
+	fi
+	run timeout --kill-after=10 "$timeout_s" "${q[@]}" </dev/null >"$res/qemu.log" 2>&1 &
+	pid=$!
+	t0=$(date +%s.%N)
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 0.5
+		if [ -z "$tv" ] && grep -aq '@@ZC-SMOKE-END@@' "$res/console.log" 2>/dev/null; then
+			tv=$(date +%s.%N)
+		fi
+		# the verdict is in: give the guest 30 s to power off, then stop it
+		if [ -n "$tv" ]; then
+			now=$(date +%s.%N)
+			if [ "$(echo "$now - $tv > 30" | bc)" = 1 ]; then
+				log smoke "$lts" "$name: the guest did not power off 30 s after its verdict; stopping qemu"
+				kill "$pid" 2>/dev/null || true
+			fi
+		fi
+	done
+	wait "$pid" || qrc=$?
+	[ -n "$tv" ] || tv=$(date +%s.%N)
+	B_SECS=$(printf '%.1f' "$(echo "$tv - $t0" | bc)")
+	if [ "$qrc" != 0 ] && [ "$qrc" != 124 ] && ! grep -aq . "$res/console.log" 2>/dev/null; then
+		log smoke "$lts" "$name: qemu exited $qrc without any console output: $(tail -n 3 "$res/qemu.log" | tr '\n' ' ')"
+	fi
+	B_CODE=0
+	B_LINE=$("$TOP/scripts/verdict.sh" "$res/console.log" "$res" "$name" "$qrc" "$B_SECS") || B_CODE=$?
+	# The kernel that ran must be the one under test (verdict.sh does not know it).
+	booted=$(grep -a -o '@@ZC-KERNEL [^@]*@@' "$res/console.log" | head -n1 | sed 's/^@@ZC-KERNEL //; s/@@$//' || true)
+	if [ "$B_CODE" = 0 ] || [ "$B_CODE" = 1 ] || [ "$B_CODE" = 4 ]; then
+		if [ "$booted" != "$KREL" ]; then
+			B_CODE=1
+			B_LINE="fail: the booted kernel is '${booted:-unknown}' (uname -r), expected $KREL"
+			jq --arg r "${B_LINE#fail: }" '.verdict = "fail" | .exit_code = 1 | .reason = $r' \
+				"$res/verdict.json" >"$res/verdict.json.tmp"
+			mv "$res/verdict.json.tmp" "$res/verdict.json"
+		fi
+	fi
+}
+
+# boot NAME RESDIR MODE: boot_once, and once more (SMOKE_RETRIES) on timeout
+# only. Writes RESDIR/boot.json.
+boot() {
+	local name=$1 res=$2 mode=$3 tries=0
+	while :; do
+		log smoke "$lts" "$name: booting ($accel, timeout ${timeout_s}s)"
+		boot_once "$res" "$name" "$mode"
+		log smoke "$lts" "$name: $B_LINE (boot to verdict ${B_SECS}s, $accel)"
+		[ "$B_CODE" = 11 ] && [ "$tries" -lt "${SMOKE_RETRIES:-1}" ] || break
+		tries=$((tries + 1))
+		log smoke "$lts" "$name: timed out; retrying once (a timeout may be the machine, a failure never is)"
+	done
+	jq -n --arg accel "$accel" --argjson s "$B_SECS" --argjson r "$tries" --arg image "$(relpath "$image")" \
+		--argjson bytes "$(stat -L -c %s "$image")" --arg mode "$mode" \
+		--arg kernel "$(relpath "${BOOT_KERNEL:-$img_dir/$name_base.efi}")" \
+		'{accel: $accel, boot_to_verdict_seconds: $s, retries: $r, image: $image, image_bytes: $bytes,
+		  boot: $mode, kernel: $kernel}' >"$res/boot.json"
+}
+
+# --- the line -----------------------------------------------------------------
+lts=${1:-}
+load_conf "$lts"
+image_pkg_dirs "$lts"
+image_krel "$lts"
+img_dir="$OUT/images/$lts"
+[ -f "$img_dir/image.json" ] || die "no image for $lts in $img_dir: run 'make image KERNEL=$lts' first"
+[ "$(jq -r .krel "$img_dir/image.json")" = "$KREL" ] ||
+	die "the $lts image holds $(jq -r .krel "$img_dir/image.json"), but the packages are $KREL: run 'make image KERNEL=$lts'"
+name_base="zc-${lts}_$KREL"
+image="$img_dir/$name_base.raw"
+[ -f "$image" ] && [ -f "$img_dir/uki.cmdline" ] || die "$img_dir is incomplete: run 'make image KERNEL=$lts'"
+for f in "$ovmf_code" "$ovmf_vars"; do [ -f "$f" ] || die "$f is missing: install ovmf (make deps)"; done
+timeout_s=${SMOKE_TIMEOUT:-300}
+[[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -gt 0 ] || die "SMOKE_TIMEOUT must be a number of seconds, not '$timeout_s'"
+# oops=panic: an oops ends the boot at once (panic=-1 is in the image)
+smoke_args="zc.smoke=1 oops=panic"
+
+# The RPM's kernel, checked before anything boots.
+rpm_kernel=""
+if [ "${SMOKE_RPM:-auto}" != no ]; then
+	rpm_kernel=$(image_rpm_files | grep -E '/kernel-zc-[0-9][^/]*\.x86_64\.rpm$' | head -n1 || true)
+	if [ -z "$rpm_kernel" ] && [ -z "${RPM_DIRS:-}" ]; then
+		die "no kernel-zc-*.x86_64.rpm in ${RPM_DIRS_A[*]}: the RPM's kernel must boot too. Build the packages ('make package KERNEL=$lts'), or SMOKE_RPM=no to skip it."
+	fi
+fi
+
+stage_begin "$lts" smoke
+res="$OUT/results/$lts"
+rm -rf "$res"
+mkdir -p "$res"
+work=$(mktemp -d)
+cleanup_on_exit "$work"
+
+# What is tested, recorded before anything boots: every package file of the
+# line and the common ones (the .deb in the image, the .rpm booted, and their
+# siblings, e.g. headers), with their sums.
+{ image_deb_files; image_rpm_files; } | while read -r f; do
+	jq -n --arg f "$(relpath "$f")" --arg s "$(sha256_of "$f")" '{file: $f, sha256: $s}'
+done | jq -s . >"$res/tested-packages.json"
+log smoke "$lts" "testing $KREL: $(jq length "$res/tested-packages.json") package file(s) recorded in $(relpath "$res/tested-packages.json")"
+
+accel=$("$TOP/scripts/qemu-accel.sh" "$img_dir/uki.linux")
+log smoke "$lts" "qemu accelerator: $accel (scripts/qemu-accel.sh; $( [ "$accel" = kvm ] && echo 'KVM runs guests here' || echo 'KVM unusable or absent: TCG'))"
+
+BOOT_KERNEL=""
+boot "$lts" "$res" uki
+code=$B_CODE
+
+if [ -n "$rpm_kernel" ]; then
+	# The RPM carries the kernel in Fedora's layout (/lib/modules/KREL/vmlinuz).
+	# It is booted directly (qemu -kernel, through OVMF) with the image's
+	# initrd and disk: so its modules are the .deb's, installed in the image
+	# (built from the same tree, but not assumed identical; only the kernel
+	# image is the RPM's).
+	(cd "$work" && rpm2cpio "$rpm_kernel" | cpio -idm --quiet "./lib/modules/$KREL/vmlinuz" "./boot/vmlinuz-$KREL") ||
+		die "could not extract the kernel from $rpm_kernel"
+	BOOT_KERNEL="$work/lib/modules/$KREL/vmlinuz"
+	[ -f "$BOOT_KERNEL" ] || BOOT_KERNEL="$work/boot/vmlinuz-$KREL"
+	[ -f "$BOOT_KERNEL" ] || die "$rpm_kernel has neither /lib/modules/$KREL/vmlinuz nor /boot/vmlinuz-$KREL"
+	file -b "$BOOT_KERNEL" | grep -q "version $KREL " ||
+		die "the kernel in $rpm_kernel is not $KREL: $(file -b "$BOOT_KERNEL" | cut -c1-120)"
+	boot "$lts-rpm" "$res/rpm" direct
+	jq --arg rpm "$(relpath "$rpm_kernel")" --arg s "$(sha256_of "$BOOT_KERNEL")" \
+		--arg same "$(cmp -s "$BOOT_KERNEL" "$img_dir/uki.linux" && echo true || echo false)" \
+		'.rpm = $rpm | .kernel = "\($rpm):/lib/modules/.../vmlinuz" | .kernel_sha256 = $s |
+		 .same_bytes_as_deb_kernel = ($same == "true")' "$res/rpm/boot.json" >"$res/rpm/boot.json.tmp"
+	mv "$res/rpm/boot.json.tmp" "$res/rpm/boot.json"
+	if [ "$code" = 0 ]; then code=$B_CODE; fi
+elif [ "${SMOKE_RPM:-auto}" = no ]; then
+	log smoke "$lts" "SMOKE_RPM=no: the RPM's kernel is not booted"
+else
+	log smoke "$lts" "no kernel-zc rpm in ${RPM_DIRS_A[*]:-RPM_DIRS=none}: the RPM's kernel is not booted"
+fi
+
+verdict=$(jq -r .verdict "$res/verdict.json")
+rpmv=""
+if [ -f "$res/rpm/verdict.json" ]; then rpmv=", rpm $(jq -r .verdict "$res/rpm/verdict.json")"; fi
+if [ "$code" = 0 ]; then
+	stage_end ok "$verdict$rpmv $(jq -r .boot_to_verdict_seconds "$res/boot.json")s $accel"
+else
+	status_set "$lts" smoke FAIL $(($(date +%s) - _stage_t0)) "$verdict$rpmv"
+	_stage_done=1
+fi
+exit "$code"

@@ -1,0 +1,418 @@
+# shellcheck shell=bash
+# Promotion into the signed APT and YUM repositories (scripts/promote.sh), on
+# the synthetic kernels of tests/unit/test_gate.sh (fake linux-image .deb and
+# kernel-zc .rpm, real smoke/bench JSON of this machine), in a temporary OUT.
+# The APT repository is proven by apt itself in a fresh bookworm root, the YUM
+# one by gpg, rpm -K and dnf --installroot.
+
+# shellcheck source=tests/unit/test_gate.sh
+. "$TOP/tests/unit/test_gate.sh"
+
+# prom_setup: two passing kernels and a passing gate.
+prom_setup() {
+	gfx_two_kernels
+	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 >/dev/null
+	assert_eq 0 "$rc" "gate of the synthetic kernels ($out)"
+}
+
+promote() { run_rc rc "$TOP/scripts/promote.sh" "$@" >/dev/null; }
+
+# repo_listing: what clients see under out/repo (every file through the
+# symlinks, with its sha256) and which tree is current.
+repo_listing() {
+	[ -d "$OUT/repo" ] || { echo "no repository"; return 0; }
+	(
+		cd "$OUT/repo" || exit 1
+		readlink current || echo "no current"
+		find -L . \( -path ./.versions -o -path ./current \) -prune -o -type f ! -name .lock -print0 |
+			sort -z | xargs -0r sha256sum
+	)
+}
+
+# wait_for_line FILE TEXT SECONDS
+wait_for_line() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "'$2' did not appear in $1 within $3 s: $(cat "$1")"
+}
+
+test_promote_refuses_without_passing_gate() {
+	gfx_two_kernels
+	promote testing
+	assert_eq 1 "$rc" "promote without gate.json"
+	assert_contains "$out" "Run 'make gate' first"
+	[ ! -e "$OUT/repo/apt" ] || fail "a repository was created without a gate"
+	# The control kernel's results make the gate fail, and promote refuse.
+	gfx_kernel control 9.9.9-zc0
+	gfx_make_control control
+	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 control
+	assert_eq 1 "$rc" "gate with the control kernel"
+	promote testing
+	assert_eq 1 "$rc" "promote after a failed gate"
+	assert_contains "$out" "the gate did not pass (failed kernels: control)"
+	[ ! -e "$OUT/repo/apt" ] || fail "a repository was created after a failed gate"
+	# And once something is published, a failed gate changes nothing.
+	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 >/dev/null
+	promote testing
+	assert_eq 0 "$rc" "promote after a passing gate ($out)"
+	before=$(repo_listing)
+	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 control >/dev/null
+	promote stable
+	assert_eq 1 "$rc" "promote stable after a failed gate"
+	assert_eq "$before" "$(repo_listing)" "the repository after a refused promote"
+}
+
+test_promote_refuses_package_not_tested() {
+	prom_setup
+	flip_byte "$OUT/pkg/9.8/deb/linux-image-9.8.8-zc1_9.8.8-1+zc1_amd64.deb" 300
+	promote testing
+	assert_eq 1 "$rc" "promote of a changed package"
+	assert_contains "$out" "out/pkg/9.8/deb/linux-image-9.8.8-zc1_9.8.8-1+zc1_amd64.deb: sha256"
+	assert_contains "$out" "but the gate tested $(jq -r '.packages[] | select(.file | endswith("linux-image-9.8.8-zc1_9.8.8-1+zc1_amd64.deb")) | .sha256' "$OUT/gate.json")"
+	[ ! -e "$OUT/repo/apt" ] || fail "something was published"
+	# A package the gate tested that is gone is refused as well.
+	gfx_kernel 9.8 9.8.8-zc1
+	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 >/dev/null
+	rm "$OUT/pkg/9.9/rpm/kernel-zc-9.9.9-1.zc1.x86_64.rpm"
+	promote testing
+	assert_eq 1 "$rc" "promote with a package missing"
+	assert_contains "$out" "kernel-zc-9.9.9-1.zc1.x86_64.rpm: gone"
+}
+
+test_promote_testing_then_stable_same_bytes() {
+	prom_setup
+	promote stable
+	assert_eq 1 "$rc" "stable before testing"
+	assert_contains "$out" "is not in testing"
+	promote testing
+	assert_eq 0 "$rc" "promote testing ($out)"
+	assert_contains "$out" "apt testing: apt/pool/main/l/linux-image-9.9.9-zc1/linux-image-9.9.9-zc1_9.9.9-1+zc1_amd64.deb"
+	assert_contains "$out" "yum testing: yum/testing/Packages/kernel-zc-9.9.9-1.zc1.x86_64.rpm"
+	assert_contains "$out" "Signed-By: /etc/apt/keyrings/zc-kernel-archive.gpg"
+	assert_contains "$out" "gpgcheck=1"
+	assert_contains "$out" "Suites: testing"
+	[ ! -e "$OUT/repo/yum/stable" ] || fail "yum/stable exists after a testing promote"
+	grep -q 'linux-image' "$OUT/repo/apt/dists/stable/main/binary-amd64/Packages" && fail "apt stable has packages after a testing promote"
+	promote stable
+	assert_eq 0 "$rc" "promote stable ($out)"
+	assert_contains "$out" "baseurl=file://$OUT/repo/yum/stable"
+	assert_contains "$out" "repo_gpgcheck=1"
+	local f
+	for f in zc-kernel-archive.asc zc-kernel-archive.gpg zc-kernel-testing.sources zc-kernel-testing.repo \
+		zc-kernel-stable.sources zc-kernel-stable.repo promotions.json; do
+		[ -s "$OUT/repo/$f" ] || fail "out/repo/$f missing"
+	done
+	# apt: both suites name the same pool files with the same sums, which are
+	# the sums the gate tested.
+	local pk=dists/%s/main/binary-amd64/Packages tp sp
+	# shellcheck disable=SC2059
+	tp=$(grep -E '^(Package|Version|Filename|SHA256):' "$OUT/repo/apt/$(printf "$pk" testing)")
+	# shellcheck disable=SC2059
+	sp=$(grep -E '^(Package|Version|Filename|SHA256):' "$OUT/repo/apt/$(printf "$pk" stable)")
+	assert_eq "$tp" "$sp" "Packages of testing and stable"
+	local name sha
+	while IFS=$'\t' read -r name sha; do
+		[[ $name == *.deb ]] || continue
+		grep -q "^SHA256: $sha\$" <<<"$sp" || fail "stable does not carry $name with the tested sha256 $sha"
+	done < <(jq -r '.packages[] | [.file, .sha256] | @tsv' "$OUT/gate.json")
+	# yum: stable's rpms are testing's signed rpms, byte for byte, and the
+	# record names both sums.
+	for f in "$OUT"/repo/yum/testing/Packages/*.rpm; do
+		cmp "$f" "$OUT/repo/yum/stable/Packages/${f##*/}" || fail "yum stable ${f##*/} differs from testing's"
+	done
+	assert_eq 2 "$(find "$OUT/repo/yum/stable/Packages" -name '*.rpm' | wc -l)" "rpms in yum/stable"
+	jq -e 'length == 2 and .[0].channel == "testing" and .[1].channel == "stable"' "$OUT/repo/promotions.json" >/dev/null ||
+		fail "promotions.json: $(jq -c 'map(.channel)' "$OUT/repo/promotions.json")"
+	local tested
+	tested=$(jq -r '.packages[] | select(.file | endswith("kernel-zc-9.9.9-1.zc1.x86_64.rpm")) | .sha256' "$OUT/gate.json")
+	jq -e --arg t "$tested" --arg p "$(sha256sum "$OUT/repo/yum/stable/Packages/kernel-zc-9.9.9-1.zc1.x86_64.rpm" | cut -d' ' -f1)" \
+		'.[1].packages[] | select(.format == "rpm" and .tested_sha256 == $t) | .published_sha256 == $p and $p != $t' \
+		"$OUT/repo/promotions.json" >/dev/null || fail "the stable record does not name the tested and the signed sums of the rpm"
+	jq -e --arg g "$(sha256sum "$OUT/gate.json" | cut -d' ' -f1)" 'all(.[]; .gate_sha256 == $g)' "$OUT/repo/promotions.json" >/dev/null ||
+		fail "the records do not name the gate's sha256"
+	# Promoting again is harmless: nothing changes but the record.
+	promote testing
+	assert_eq 0 "$rc" "second promote to testing ($out)"
+	assert_eq 2 "$(find "$OUT/repo/.versions" -mindepth 1 -maxdepth 1 | wc -l)" "trees kept (current and previous)"
+}
+
+test_promote_same_version_other_content_is_an_error() {
+	prom_setup
+	promote testing
+	assert_eq 0 "$rc" "promote testing ($out)"
+	local before
+	before=$(repo_listing)
+	# Rebuilt with the same version but other content, smoked and gated again.
+	local deb=$OUT/pkg/9.9/deb/linux-image-9.9.9-zc1_9.9.9-1+zc1_amd64.deb
+	cp "$deb" "$GFX/published.deb"
+	gfx_deb linux-image-9.9.9-zc1 9.9.9-1+zc1 /boot/vmlinuz-9.9.9-zc1 "$OUT/pkg/9.9/deb" "other content"
+	gfx_record_tested 9.9
+	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 >/dev/null
+	assert_eq 0 "$rc" "gate of the rebuilt package"
+	promote testing
+	assert_eq 1 "$rc" "promote of the same version with other content"
+	assert_contains "$out" "linux-image-9.9.9-zc1 9.9.9-1+zc1 (out/pkg/9.9/deb/linux-image-9.9.9-zc1_9.9.9-1+zc1_amd64.deb) is already published with different content"
+	assert_contains "$out" "Bump the package version"
+	assert_eq "$before" "$(repo_listing)" "the repository after the refused promote"
+	# Same for an rpm (rpmbuild never makes the same bytes twice), with the
+	# published deb back in place.
+	cp "$GFX/published.deb" "$deb"
+	gfx_rpm kernel-zc 9.9.9 1.zc1 /boot/vmlinuz-9.9.9-zc1 "$OUT/pkg/9.9/rpm"
+	gfx_record_tested 9.9
+	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 >/dev/null
+	promote testing
+	assert_eq 1 "$rc" "promote of the same rpm version with other content"
+	assert_contains "$out" "kernel-zc-9.9.9-1.zc1.x86_64 (out/pkg/9.9/rpm/kernel-zc-9.9.9-1.zc1.x86_64.rpm) is already published in yum/testing with different content"
+	assert_eq "$before" "$(repo_listing)" "the repository after the refused promote"
+}
+
+test_promote_killed_half_way_leaves_repo_unchanged() {
+	prom_setup
+	promote testing
+	assert_eq 0 "$rc" "promote testing ($out)"
+	local before log="$GFX/killed.log" pid kids trees
+	before=$(repo_listing)
+	trees=$(find "$OUT/repo/.versions" -mindepth 1 -maxdepth 1 | wc -l)
+	ZC_PROMOTE_TEST_PAUSE=60 "$TOP/scripts/promote.sh" stable >"$log" 2>&1 &
+	pid=$!
+	wait_for_line "$log" "test pause: staged" 60
+	kids=$(pgrep -P "$pid" || true)
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+	# shellcheck disable=SC2086 # a list of pids
+	[ -z "$kids" ] || kill $kids 2>/dev/null || true
+	assert_eq "$before" "$(repo_listing)" "the repository after a promote killed before its switch"
+	assert_eq $((trees + 1)) "$(find "$OUT/repo/.versions" -mindepth 1 -maxdepth 1 | wc -l)" "trees (the live ones and the killed one's)"
+	# The next promote cleans up after it and works (the lock died with it).
+	PROMOTE_LOCK_TIMEOUT=20 promote stable
+	assert_eq 0 "$rc" "promote after the killed one ($out)"
+	assert_contains "$out" "a killed promote"
+	[ "$before" != "$(repo_listing)" ] || fail "the second promote changed nothing"
+	[ -s "$OUT/repo/yum/stable/repodata/repomd.xml" ] || fail "yum/stable missing after the second promote"
+	assert_eq 2 "$(find "$OUT/repo/.versions" -mindepth 1 -maxdepth 1 | wc -l)" "trees after the next promote"
+	jq -e 'map(.channel) == ["testing", "stable"]' "$OUT/repo/promotions.json" >/dev/null ||
+		fail "promotions.json: $(jq -c 'map(.channel)' "$OUT/repo/promotions.json")"
+}
+
+test_promote_concurrent_promotes_serialise() {
+	prom_setup
+	local la="$GFX/a.log" lb="$GFX/b.log" pa pb ra=0 rb=0
+	ZC_PROMOTE_TEST_PAUSE=4 "$TOP/scripts/promote.sh" testing >"$la" 2>&1 &
+	pa=$!
+	wait_for_line "$la" "test pause: staged" 60
+	"$TOP/scripts/promote.sh" testing >"$lb" 2>&1 &
+	pb=$!
+	wait "$pa" || ra=$?
+	wait "$pb" || rb=$?
+	assert_eq 0 "$ra" "first promote ($(cat "$la"))"
+	assert_eq 0 "$rb" "second promote ($(cat "$lb"))"
+	grep -q 'waiting for the repository lock' "$lb" || fail "the second promote did not wait for the lock: $(cat "$lb")"
+	# The second one started from the first one's tree: neither record is lost.
+	assert_eq 2 "$(jq length "$OUT/repo/promotions.json")" "records in promotions.json"
+	assert_eq "$(jq -r '.[0].version' "$OUT/repo/promotions.json")" \
+		"$(cat "$OUT/repo/.versions/$(jq -r '.[1].version' "$OUT/repo/promotions.json")/.previous")" "the second tree's predecessor"
+}
+
+test_promote_keys() {
+	gfx_setup
+	run_rc rc "$TOP/scripts/keys.sh"
+	assert_eq 0 "$rc" "keys.sh ($out)"
+	local fpr
+	fpr=$(cat "$OUT/keys/fingerprint")
+	[ "${#fpr}" = 40 ] || fail "fingerprint: '$fpr'"
+	run_rc rc "$TOP/scripts/keys.sh"
+	assert_eq "$fpr" "$(cat "$OUT/keys/fingerprint")" "the key after a second make keys"
+	gpg --show-keys --with-colons "$OUT/keys/zc-kernel-archive.gpg" | grep -q "^fpr:::::::::$fpr:" || fail "the .gpg export is not the key"
+	gpg --show-keys --with-colons "$OUT/keys/zc-kernel-archive.asc" | grep -q "^fpr:::::::::$fpr:" || fail "the .asc export is not the key"
+	# A SIGNING_KEY that does not exist is a clear error.
+	SIGNING_KEY=0123456789ABCDEF GNUPGHOME="$GFX/nohome" run_rc rc "$TOP/scripts/keys.sh"
+	assert_eq 1 "$rc" "keys.sh with an unknown SIGNING_KEY"
+	assert_contains "$out" "SIGNING_KEY=0123456789ABCDEF: no secret key by that id"
+	# The user's own key signs when given, and a repository never changes key.
+	mkdir -m700 "$GFX/user-gnupg"
+	gpg --homedir "$GFX/user-gnupg" --batch --pinentry-mode loopback --passphrase '' \
+		--quick-generate-key "Test User <user@example.org>" rsa3072 sign 0 2>/dev/null
+	gfx_kernel 9.9 9.9.9-zc1
+	run_rc rc "$TOP/scripts/gate.sh" 9.9 >/dev/null
+	GNUPGHOME="$GFX/user-gnupg" SIGNING_KEY=user@example.org run_rc rc "$TOP/scripts/promote.sh" testing
+	gpgconf --homedir "$GFX/user-gnupg" --kill all 2>/dev/null || true
+	assert_eq 0 "$rc" "promote with the user's key ($out)"
+	local ufpr
+	ufpr=$(gpg --show-keys --with-colons "$OUT/repo/zc-kernel-archive.gpg" | awk -F: '$1 == "fpr" { print $10; exit }')
+	[ "$ufpr" != "$fpr" ] || fail "the repository key is the project key, not the user's"
+	gpgv --keyring "$OUT/repo/zc-kernel-archive.gpg" "$OUT/repo/apt/dists/testing/InRelease" 2>/dev/null || fail "InRelease is not signed by the user's key"
+	promote testing
+	assert_eq 1 "$rc" "promote with another key"
+	assert_contains "$out" "the repositories were signed with key $ufpr"
+}
+
+test_promote_make_targets() {
+	local mk=(-f Makefile -f mk/repo.mk)
+	grep -q '^include mk/repo.mk' Makefile && mk=()
+	out=$(make -n "${mk[@]}" gate KERNELS="5.10 6.1")
+	assert_contains "$out" "scripts/gate.sh 5.10 6.1"
+	out=$(make -n "${mk[@]}" promote CHANNEL=stable SIGNING_KEY=ABCD REPO_URL=https://repo.example.org/zc)
+	assert_contains "$out" "SIGNING_KEY='ABCD' REPO_URL='https://repo.example.org/zc'"
+	assert_contains "$out" "scripts/promote.sh 'stable'"
+	out=$(make -s "${mk[@]}" help-repo)
+	assert_contains "$out" "  promote "
+	assert_contains "$out" "  gate "
+	assert_contains "$out" "  keys "
+	if grep -nE '(/work/|/root/|/home/)' mk/repo.mk; then fail "absolute paths of this machine in mk/repo.mk"; fi
+	promote() { run_rc rc "$TOP/scripts/promote.sh" "$@"; }
+	promote nightly
+	assert_eq 1 "$rc" "unknown channel"
+	assert_contains "$out" "CHANNEL must be 'testing' or 'stable'"
+}
+
+# --- APT, proven by apt in a fresh bookworm root --------------------------------
+
+root_apt() { in_root apt-get -q -o APT::Sandbox::User=root "$@"; }
+
+test_promote_apt_root_installs_from_stable_and_refuses_tampering() {
+	[ "$(id -u)" = 0 ] || skip "needs root (chroot)"
+	prom_setup
+	promote testing
+	assert_eq 0 "$rc" "promote testing ($out)"
+	promote stable
+	assert_eq 0 "$rc" "promote stable ($out)"
+	ROOT=$GFX/root
+	bookworm_root "$ROOT"
+	# The host's view of the repository, copied in (the copy is what we tamper with).
+	mkdir -p "$ROOT/srv/repo" "$ROOT/etc/apt/keyrings"
+	cp -aL "$OUT/repo/apt" "$ROOT/srv/repo/apt"
+	cp "$OUT/repo/zc-kernel-archive.gpg" "$ROOT/etc/apt/keyrings/"
+	rm -f "$ROOT/etc/apt/sources.list" "$ROOT"/etc/apt/sources.list.d/*
+	sed "s|^URIs: .*|URIs: file:///srv/repo/apt|" "$OUT/repo/zc-kernel-stable.sources" \
+		>"$ROOT/etc/apt/sources.list.d/zc-kernel-stable.sources"
+	if grep -rqiE 'trusted|allow-insecure|allow-unauthenticated' "$ROOT/etc/apt"; then fail "the apt configuration disables signature checks"; fi
+	mount -t proc proc "$ROOT/proc"
+
+	run_rc rc root_apt update
+	assert_eq 0 "$rc" "apt-get update from the stable repository ($out)"
+	assert_not_contains "$out" "W: " "apt-get update"
+	run_rc rc root_apt install -y linux-image-9.9.9-zc1
+	assert_eq 0 "$rc" "apt-get install linux-image-9.9.9-zc1 ($out)"
+	[ -f "$ROOT/boot/vmlinuz-9.9.9-zc1" ] || fail "/boot/vmlinuz-9.9.9-zc1 not installed"
+	# shellcheck disable=SC2016 # dpkg-query's field
+	assert_eq "install ok installed" "$(in_root dpkg-query -W -f='${Status}' linux-image-9.9.9-zc1)" "package status"
+
+	# A package changed in the pool: refused by its hash in the signed index.
+	run_rc rc in_root dpkg --purge linux-image-9.9.9-zc1
+	root_apt clean
+	local deb
+	deb=$(find "$ROOT/srv/repo/apt/pool" -name 'linux-image-9.9.9-zc1_*.deb')
+	cp "$deb" "$GFX/good.deb"
+	flip_byte "$deb" 400
+	run_rc rc root_apt install -y linux-image-9.9.9-zc1
+	[ "$rc" != 0 ] || fail "apt installed a tampered package: $out"
+	assert_contains "$out" "Hash Sum mismatch" "apt-get install of a tampered package"
+	[ ! -e "$ROOT/boot/vmlinuz-9.9.9-zc1" ] || fail "the tampered package was unpacked"
+	cp "$GFX/good.deb" "$deb"
+
+	# A Release file changed: apt refuses the repository.
+	local d=$ROOT/srv/repo/apt/dists/stable off
+	off=$(grep -b -m1 '^Origin: ' "$d/InRelease" | cut -d: -f1)
+	flip_byte "$d/InRelease" $((off + 9))
+	off=$(grep -b -m1 '^Origin: ' "$d/Release" | cut -d: -f1)
+	flip_byte "$d/Release" $((off + 9))
+	rm -rf "$ROOT/var/lib/apt/lists"/*
+	run_rc rc root_apt update
+	[ "$rc" != 0 ] || fail "apt-get update accepted a tampered Release: $out"
+	assert_contains "$out" "BADSIG" "apt-get update with a tampered Release"
+	run_rc rc root_apt install -y linux-image-9.9.9-zc1
+	[ "$rc" != 0 ] || fail "apt installed from a repository with a bad signature: $out"
+	umount "$ROOT/proc"
+}
+
+# --- YUM: metadata, signatures, and dnf when it is installed -------------------
+
+test_promote_yum_metadata_and_signatures() {
+	prom_setup
+	promote testing
+	assert_eq 0 "$rc" "promote testing ($out)"
+	promote stable
+	assert_eq 0 "$rc" "promote stable ($out)"
+	local y=$OUT/repo/yum/stable r=$OUT/repo/yum/stable/repodata f href sum
+	xmllint --noout "$r/repomd.xml" || fail "repomd.xml is not well-formed"
+	# Every metadata file repomd.xml names exists with its checksum.
+	for t in primary filelists other; do
+		href=$(xmllint --xpath "string(//*[local-name()='data'][@type='$t']/*[local-name()='location']/@href)" "$r/repomd.xml")
+		sum=$(xmllint --xpath "string(//*[local-name()='data'][@type='$t']/*[local-name()='checksum'])" "$r/repomd.xml")
+		if [ -z "$href" ] || [ ! -f "$y/$href" ]; then fail "repomd.xml names no $t metadata file ($href)"; fi
+		assert_eq "$sum" "$(sha256sum "$y/$href" | cut -d' ' -f1)" "checksum of $href"
+	done
+	# primary lists both kernels, with the sums of the published (signed) files.
+	href=$(xmllint --xpath "string(//*[local-name()='data'][@type='primary']/*[local-name()='location']/@href)" "$r/repomd.xml")
+	zcat -f "$y/$href" >"$GFX/primary.xml"
+	xmllint --noout "$GFX/primary.xml"
+	for f in "$y"/Packages/*.rpm; do
+		grep -q "<location href=\"Packages/${f##*/}\"/>" "$GFX/primary.xml" || fail "primary.xml does not list ${f##*/}"
+		grep -q ">$(sha256sum "$f" | cut -d' ' -f1)</checksum>" "$GFX/primary.xml" || fail "primary.xml has another checksum for ${f##*/}"
+	done
+	assert_eq 2 "$(grep -c '<name>kernel-zc</name>' "$GFX/primary.xml")" "kernel-zc packages in primary.xml"
+	# repomd.xml is signed, and a changed repomd.xml does not verify.
+	gpgv --keyring "$OUT/repo/zc-kernel-archive.gpg" "$r/repomd.xml.asc" "$r/repomd.xml" 2>"$GFX/gpgv.log" ||
+		fail "repomd.xml.asc does not verify: $(cat "$GFX/gpgv.log")"
+	cp "$r/repomd.xml" "$GFX/repomd.xml"
+	sed -i 's/<revision>/<revision>1/' "$GFX/repomd.xml"
+	if gpgv --keyring "$OUT/repo/zc-kernel-archive.gpg" "$r/repomd.xml.asc" "$GFX/repomd.xml" 2>/dev/null; then
+		fail "a changed repomd.xml verifies"
+	fi
+	# The rpms are signed (rpm -K with the exported key in a private rpm db);
+	# the tested unsigned ones carry no signature; a changed one fails.
+	mkdir -p "$GFX/rpmdb"
+	rpm --dbpath "$GFX/rpmdb" --initdb
+	rpm --dbpath "$GFX/rpmdb" --import "$OUT/repo/zc-kernel-archive.asc"
+	for f in "$y"/Packages/*.rpm; do
+		out=$(rpm --dbpath "$GFX/rpmdb" -K "$f")
+		assert_contains "$out" "digests signatures OK" "rpm -K ${f##*/}"
+	done
+	out=$(rpm --dbpath "$GFX/rpmdb" -K "$OUT/pkg/9.9/rpm/kernel-zc-9.9.9-1.zc1.x86_64.rpm")
+	assert_not_contains "$out" "signatures" "rpm -K of the unsigned tested rpm"
+	cp "$y/Packages/kernel-zc-9.9.9-1.zc1.x86_64.rpm" "$GFX/bad.rpm"
+	flip_byte "$GFX/bad.rpm" $(($(stat -c %s "$GFX/bad.rpm") - 20))
+	if rpm --dbpath "$GFX/rpmdb" -K "$GFX/bad.rpm" >/dev/null 2>&1; then fail "rpm -K accepts a changed rpm"; fi
+	# The .repo snippet is what a host needs, with checks on.
+	f=$OUT/repo/zc-kernel-stable.repo
+	if ! grep -qx 'gpgcheck=1' "$f" || ! grep -qx 'repo_gpgcheck=1' "$f"; then fail "$f does not turn signature checks on"; fi
+	grep -qx "gpgkey=file://$OUT/repo/zc-kernel-archive.asc" "$f" || fail "$f: wrong gpgkey"
+}
+
+test_promote_dnf_installroot_installs_from_stable() {
+	command -v dnf >/dev/null || skip "dnf is not installed (apt-get install dnf: bookworm has 4.14)"
+	prom_setup
+	promote testing
+	assert_eq 0 "$rc" "promote testing ($out)"
+	promote stable
+	assert_eq 0 "$rc" "promote stable ($out)"
+	local ir=$GFX/dnfroot rd=$GFX/repos.d
+	mkdir -p "$ir" "$rd" "$GFX/dnfcache"
+	cp "$OUT/repo/zc-kernel-stable.repo" "$rd/"
+	printf '[main]\ngpgcheck=1\nrepo_gpgcheck=1\nlocalpkg_gpgcheck=1\ninstall_weak_deps=0\n' >"$GFX/dnf.conf"
+	local dnf=(dnf -y -q --installroot="$ir" --releasever=12 --config="$GFX/dnf.conf"
+		--setopt=reposdir="$rd" --setopt=cachedir="$GFX/dnfcache" --setopt=logdir="$GFX")
+	run_rc rc "${dnf[@]}" install kernel-zc-9.9.9
+	assert_eq 0 "$rc" "dnf install kernel-zc-9.9.9 from stable ($out)"
+	[ -f "$ir/boot/vmlinuz-9.9.9-zc1" ] || fail "/boot/vmlinuz-9.9.9-zc1 not installed by dnf"
+	# A changed rpm in a copy of the repository is refused.
+	cp -aL "$OUT/repo/yum/stable" "$GFX/yum-bad"
+	flip_byte "$GFX/yum-bad/Packages/kernel-zc-9.8.8-1.zc1.x86_64.rpm" 2000
+	sed "s|^baseurl=.*|baseurl=file://$GFX/yum-bad|" "$OUT/repo/zc-kernel-stable.repo" >"$rd/zc-kernel-stable.repo"
+	rm -rf "$GFX/dnfcache"/*
+	run_rc rc "${dnf[@]}" install kernel-zc-9.8.8
+	[ "$rc" != 0 ] || fail "dnf installed a changed rpm: $out"
+	echo "dnf on the changed rpm: $out"
+	[ ! -e "$ir/boot/vmlinuz-9.8.8-zc1" ] || fail "the changed rpm was unpacked"
+	# Metadata changed without its signature (repo_gpgcheck=1): refused.
+	rm -rf "$GFX/yum-bad" "$GFX/dnfcache"/*
+	cp -aL "$OUT/repo/yum/stable" "$GFX/yum-bad"
+	sed -i 's|<revision>|<revision>9|' "$GFX/yum-bad/repodata/repomd.xml"
+	run_rc rc "${dnf[@]}" install kernel-zc-9.8.8
+	[ "$rc" != 0 ] || fail "dnf accepted metadata with a bad signature: $out"
+	assert_contains "$out" "GPG" "dnf on a repomd.xml with a bad signature"
+	[ ! -e "$ir/boot/vmlinuz-9.8.8-zc1" ] || fail "installed from metadata with a bad signature"
+}
