@@ -25,19 +25,28 @@ include mk/image.mk
 include mk/repo.mk
 
 .DEFAULT_GOAL := all
-.PHONY: all help deps c-bins source patch patch-check kernel deb rpm tools-pkg repro-check \
+.PHONY: all pipeline help deps c-bins source patch patch-check kernel deb rpm tools-pkg repro-check \
 	smoke-host bench-host quick-smoke check test lint summary clean distclean
 
-# The main job: every stage implemented so far, for every kernel in KERNELS.
+# The main job, for every kernel in KERNELS: fetch, backport, build, package,
+# image, boot and smoke, gate, promote to the local `testing` repository.
+# The summary table is printed whatever happened; the exit code is the job's.
 all: deps
-	$(Q)$(MAKE) --no-print-directory source patch kernel deb rpm image smoke
-	$(Q)$(SCRIPTS)/summary.sh $(KERNELS)
+	$(Q)rc=0; $(MAKE) --no-print-directory pipeline || rc=$$?; \
+	$(SCRIPTS)/summary.sh $(KERNELS) || true; exit $$rc
+
+pipeline:
+	$(Q)$(MAKE) --no-print-directory deb rpm
+	$(Q)$(MAKE) --no-print-directory smoke
+	$(Q)$(MAKE) --no-print-directory gate
+	$(Q)$(MAKE) --no-print-directory promote CHANNEL=testing
 
 help:
 	@echo 'zc-kernel: the TCP zerocopy short-circuit fix on LTS kernels'
 	@echo
 	@echo 'Main commands'
-	@echo '  make                 fetch, backport and verify every kernel, then a summary table'
+	@echo '  make                 fetch, backport, build, package, image, smoke, gate, promote (testing)'
+	@echo '                       for every kernel, then a summary table'
 	@echo '  make check           the project test suite (ends with "N passed, N failed")'
 	@echo
 	@echo 'Stages (each for every kernel in KERNELS, or one with KERNEL=<lts>)'

@@ -17,7 +17,7 @@ epoch=$(date -u -d "$TOOL_DATE" +%s)
 export SOURCE_DATE_EPOCH=$epoch
 dest="$OUT/pkg/common"
 inputs=(tests/smoke/zc_smoke.c tests/smoke/zc-smoke.1 tests/bench/zc_rpc_bench.c tests/bench/zc-rpc-bench.1
-	tests/c.mk packaging/tools.conf packaging/deb/zc-smoke packaging/rpm/zc-smoke.spec packaging/rpm/rpmlint.toml)
+	tests/lib/zc_common.h tests/c.mk packaging/tools.conf packaging/deb/zc-smoke packaging/rpm/zc-smoke.spec packaging/rpm/rpmlint.toml)
 sum=$(cd "$TOP" && find "${inputs[@]}" -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 if [ -f "$dest/.inputs" ] && [ "$(cat "$dest/.inputs")" = "$sum" ]; then
 	log tools common "cached: zc-smoke $ver in $dest"
@@ -28,9 +28,10 @@ mkdir -p "$dest"
 work=$(mktemp -d "$dest/.work.XXXXXX")
 cleanup_on_exit "$work"
 src="$work/zc-smoke-$TOOL_VERSION"
-mkdir -p "$src/tests/smoke" "$src/tests/bench"
+mkdir -p "$src/tests/smoke" "$src/tests/bench" "$src/tests/lib"
 cp "$TOP"/tests/smoke/zc_smoke.c "$TOP"/tests/smoke/zc-smoke.1 "$src/tests/smoke/"
 cp "$TOP"/tests/bench/zc_rpc_bench.c "$TOP"/tests/bench/zc-rpc-bench.1 "$src/tests/bench/"
+cp "$TOP/tests/lib/zc_common.h" "$src/tests/lib/"
 cp "$TOP/tests/c.mk" "$src/tests/"
 changes=("zc-smoke and zc-rpc-bench $TOOL_VERSION: the three fast paths of TCP zerocopy short-circuit small reads, their regressions, and the small-RPC syscall benchmark.")
 

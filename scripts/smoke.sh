@@ -65,7 +65,9 @@ fi
 # --- the control's expected failure ---------------------------------------------
 # expect_control_fail: exit 0 when every boot of the control (image, and the
 # RPM's kernel when booted) failed with failing checks all among the three
-# fast paths (inq_zero*, copybuf*, skip_hint*), each of the three present.
+# fast paths (inq_zero*, copybuf*, skip_hint*), each of the three present,
+# and fin_eio (the EIO for a FIN with nothing queued is part of the same fast
+# return, 936ced415751: an unpatched kernel answers EINVAL there too).
 expect_control_fail() {
 	local d="$OUT/results/control" v why="" f n=0 fam
 	[ -f "$d/verdict.json" ] || die "no control result ($d/verdict.json): did 'make smoke KERNEL=control' run?"
@@ -77,7 +79,7 @@ expect_control_fail() {
 			why+="$(relpath "$v"): verdict $(jq -r '.verdict + ": " + .reason' "$v"); "
 		elif ! jq -e '.reason | startswith("zc-smoke exit")' "$v" >/dev/null; then
 			why+="$(relpath "$v"): failed for another reason: $(jq -r .reason "$v"); "
-		elif ! jq -e '[.failing_checks[] | test("^(inq_zero|copybuf|skip_hint)")] | all' "$v" >/dev/null; then
+		elif ! jq -e '[.failing_checks[] | test("^(inq_zero|copybuf|skip_hint|fin_eio)")] | all' "$v" >/dev/null; then
 			why+="$(relpath "$v"): checks outside the fast paths failed too: $f; "
 		else
 			for fam in inq_zero copybuf skip_hint; do
@@ -88,7 +90,7 @@ expect_control_fail() {
 	done
 	if [ -n "$why" ]; then
 		echo "control: NOT the expected failure: ${why%; }" >&2
-		echo "The unpatched control must fail exactly the inq_zero, copybuf and skip_hint checks; a control that passes means the smoke test cannot see the fix." >&2
+		echo "The unpatched control must fail the inq_zero, copybuf and skip_hint checks (and may fail fin_eio), nothing else; a control that passes means the smoke test cannot see the fix." >&2
 		exit 1
 	fi
 	echo "control: failed as expected ($n boot(s); failing: $(jq -r '.failing_checks | join(" ")' "$d/verdict.json"))"

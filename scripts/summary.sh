@@ -37,6 +37,9 @@ for lts in "$@"; do
 	printf '\n'
 	json=$(jq -c --argjson r "$row" '. + [$r]' <<<"$json")
 done
+if [ -f "$OUT/gate.json" ]; then
+	printf '\ngate: %s (%s)\n' "$(jq -r '.verdict // .overall // "?"' "$OUT/gate.json")" "$OUT/gate.json"
+fi
 jq . <<<"$json" >"$OUT/summary.json"
 printf '(also in %s)\n' "$OUT/summary.json"
 exit "$rc"

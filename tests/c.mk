@@ -3,9 +3,9 @@
 # Included from the top-level Makefile ("include tests/c.mk").  Produces
 #   $(C_OUT)/zc-smoke       from tests/smoke/zc_smoke.c
 #   $(C_OUT)/zc-rpc-bench   from tests/bench/zc_rpc_bench.c
-# as static binaries.  Targets: c-build, c-check (build and run zc-smoke),
-# c-clean.  Safe with make -j.  Including this file does not change the
-# includer's default goal.
+# as static binaries; both include tests/lib/zc_common.h.  Targets:
+# c-build, c-check (build and run zc-smoke), c-clean.  Safe with make -j.
+# Including this file does not change the includer's default goal.
 #
 # Variables (override on the command line or before the include):
 #   CC         compiler (gcc)
@@ -29,6 +29,8 @@ C_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 C_TESTS_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 
 C_PROGS := $(C_OUT)/zc-smoke $(C_OUT)/zc-rpc-bench
+# Headers every program includes (by a relative path from its source).
+C_HEADERS := $(C_TESTS_DIR)/lib/zc_common.h
 
 .PHONY: c-build c-check c-clean
 
@@ -36,7 +38,7 @@ c-build: $(C_PROGS)
 
 # Link to a temporary name first so an interrupted build leaves no binary.
 define c_prog_rule
-$(C_OUT)/$(1): $(C_TESTS_DIR)/$(2) $(C_TESTS_DIR)/c.mk
+$(C_OUT)/$(1): $(C_TESTS_DIR)/$(2) $(C_HEADERS) $(C_TESTS_DIR)/c.mk
 	@mkdir -p $$(@D)
 	$$(if $$(Q),@echo "  CC      $$@")
 	$$(Q)$$(CC) $$(C_CFLAGS) $$(CPPFLAGS) $$(CFLAGS) -o $$@.tmp $$< $$(C_LDFLAGS) $$(LDFLAGS)

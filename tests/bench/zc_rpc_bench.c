@@ -50,43 +50,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef ZC_VERSION
-#define ZC_VERSION "1.0"
-#endif
-
-#ifndef TCP_ZEROCOPY_RECEIVE
-#define TCP_ZEROCOPY_RECEIVE 35
-#endif
+#include "../lib/zc_common.h"
 
 #define EXIT_USAGE 2
 #define EXIT_SKIP 4
 
-#define IO_TIMEOUT_MS 5000		/* bound for every wait */
 #define ZC_MAP_LEN (256UL * 1024)	/* mmap() of the socket */
 #define MAX_SIZE (16UL * 1024 * 1024)
-
-/* Same layout as struct tcp_zerocopy_receive in include/uapi/linux/tcp.h. */
-struct zc_rx {
-	uint64_t address;
-	uint32_t length;
-	uint32_t recv_skip_hint;
-	uint32_t inq;
-	int32_t err;
-	uint64_t copybuf_address;
-	int32_t copybuf_len;
-	uint32_t flags;
-	uint64_t msg_control;
-	uint64_t msg_controllen;
-	uint32_t msg_flags;
-	uint32_t reserved;
-};
-
-_Static_assert(offsetof(struct zc_rx, copybuf_len) == 32, "copybuf_len");
-_Static_assert(sizeof(struct zc_rx) == 64, "struct tcp_zerocopy_receive");
-
-/* A kernel that writes back less than this does not know the copy buffer. */
-#define ZC_LEN_COPYBUF ((socklen_t)(offsetof(struct zc_rx, copybuf_len) + \
-				    sizeof(int32_t)))
 
 enum mode { MODE_RECV, MODE_ZC, MODE_HYBRID, NR_MODES };
 
@@ -174,20 +144,14 @@ static uint64_t tally_sum(const struct tally *t, bool with_wait)
 	return t->getsockopt + t->recv + t->send + (with_wait ? t->wait : 0);
 }
 
-static int set_int_opt(int fd, int level, int name, int val)
+/* close(fd) for an error return: keeps errno, returns -1. */
+static int close_failed(int fd)
 {
-	return setsockopt(fd, level, name, &val, sizeof(val));
-}
+	int saved = errno;
 
-static int set_timeouts(int fd, int ms)
-{
-	struct timeval tv = { .tv_sec = ms / 1000,
-			      .tv_usec = (ms % 1000) * 1000L };
-
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
-		return -1;
-	return 0;
+	close(fd);
+	errno = saved;
+	return -1;
 }
 
 /* Listening socket on 127.0.0.1, ephemeral port, written to *addr. */
@@ -204,13 +168,8 @@ static int listen_loopback(struct sockaddr_in *addr)
 		return -1;
 	if (bind(fd, (struct sockaddr *)addr, sizeof(*addr)) ||
 	    listen(fd, 4) ||
-	    getsockname(fd, (struct sockaddr *)addr, &len)) {
-		int saved = errno;
-
-		close(fd);
-		errno = saved;
-		return -1;
-	}
+	    getsockname(fd, (struct sockaddr *)addr, &len))
+		return close_failed(fd);
 	return fd;
 }
 
@@ -222,13 +181,8 @@ static int connect_loopback(const struct sockaddr_in *addr)
 		return -1;
 	if (set_timeouts(fd, IO_TIMEOUT_MS) ||
 	    set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, 1) ||
-	    connect(fd, (const struct sockaddr *)addr, sizeof(*addr))) {
-		int saved = errno;
-
-		close(fd);
-		errno = saved;
-		return -1;
-	}
+	    connect(fd, (const struct sockaddr *)addr, sizeof(*addr)))
+		return close_failed(fd);
 	return fd;
 }
 
@@ -286,20 +240,13 @@ static ssize_t step_recv(struct server *s, const struct server_conn *sc,
 static ssize_t step_zerocopy(struct server *s, const struct server_conn *sc,
 			     uint8_t *dst, size_t want, struct tally *t)
 {
-	socklen_t optlen = sizeof(struct zc_rx);
+	socklen_t optlen;
 	struct zc_rx zc;
 	size_t done = 0;
 
-	memset(&zc, 0, sizeof(zc));
-	zc.address = (uint64_t)(uintptr_t)sc->map;
-	zc.length = (uint32_t)ZC_MAP_LEN;
-	if (sc->copybuf) {
-		zc.copybuf_address = (uint64_t)(uintptr_t)sc->copybuf;
-		zc.copybuf_len = (int32_t)sc->copybuf_len;
-	}
+	zc_rx_init(&zc, sc->map, ZC_MAP_LEN, sc->copybuf, sc->copybuf_len);
 	t->getsockopt++;
-	if (getsockopt(sc->fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc,
-		       &optlen)) {
+	if (zc_rx_call(sc->fd, &zc, &optlen)) {
 		if (errno == EIO)	/* end of stream, nothing queued */
 			return STEP_EOF;
 		/* e.g. a kernel that refuses this address: fall back. */
@@ -502,21 +449,6 @@ static int recv_all(int fd, uint8_t *buf, size_t len)
 	return 0;
 }
 
-static int send_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Request i: bytes derived from i so a stale or misplaced reply shows. */
 static void fill_request(uint8_t *buf, size_t len, uint64_t i)
 {
@@ -704,7 +636,7 @@ static int probe_zerocopy(socklen_t *struct_size, char *err, size_t errlen)
 {
 	struct sockaddr_in addr;
 	int lfd, cfd = -1, sfd = -1, ret = -1;
-	socklen_t optlen = sizeof(struct zc_rx);
+	socklen_t optlen;
 	struct zc_rx zc;
 
 	lfd = listen_loopback(&addr);
@@ -717,8 +649,7 @@ static int probe_zerocopy(socklen_t *struct_size, char *err, size_t errlen)
 		goto out;
 	}
 	memset(&zc, 0, sizeof(zc));
-	if (getsockopt(sfd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc, &optlen) &&
-	    errno == ENOPROTOOPT) {
+	if (zc_rx_call(sfd, &zc, &optlen) && errno == ENOPROTOOPT) {
 		ret = 0;
 	} else {
 		*struct_size = optlen;
@@ -744,6 +675,35 @@ static double ratio(double a, double b)
 	return b > 0 ? a / b : 0.0;
 }
 
+/* The figures of one mode that the table and the JSON both report. */
+struct mode_rates {
+	double qps;
+	double sys;		/* server syscalls per RPC */
+	double sys_excl_wait;	/* the same without readiness waits */
+	double wait, getsockopt, recv, send;	/* per RPC, by kind */
+	double cpu;		/* server CPU seconds, user + sys */
+	double qps_per_cpu;
+};
+
+static struct mode_rates mode_rates(const struct mode_result *r)
+{
+	const struct tally *t = &r->st.rpc;
+	uint64_t rpcs = r->st.rpcs;
+	double cpu = r->st.cpu_user + r->st.cpu_sys;
+
+	return (struct mode_rates){
+		.qps = ratio((double)rpcs, r->cs.seconds),
+		.sys = per_rpc(tally_sum(t, true), rpcs),
+		.sys_excl_wait = per_rpc(tally_sum(t, false), rpcs),
+		.wait = per_rpc(t->wait, rpcs),
+		.getsockopt = per_rpc(t->getsockopt, rpcs),
+		.recv = per_rpc(t->recv, rpcs),
+		.send = per_rpc(t->send, rpcs),
+		.cpu = cpu,
+		.qps_per_cpu = ratio((double)rpcs, cpu),
+	};
+}
+
 static void print_table(const struct mode_result *res, size_t n,
 			const struct options *o, const struct utsname *uts,
 			socklen_t struct_size)
@@ -763,18 +723,12 @@ static void print_table(const struct mode_result *res, size_t n,
 	       "getsopt", "recv", "send", "srv-CPU", "QPS/CPU-s");
 	for (i = 0; i < n; i++) {
 		const struct mode_result *r = &res[i];
-		const struct tally *t = &r->st.rpc;
-		uint64_t rpcs = r->st.rpcs;
-		double cpu = r->st.cpu_user + r->st.cpu_sys;
+		const struct mode_rates m = mode_rates(r);
 
 		printf("%-7s %9" PRIu64 " %7.3f %9.0f %8.3f %9.3f %6.3f %7.3f %6.3f %6.3f %8.3f %10.0f\n",
-		       mode_names[r->mode], rpcs, r->cs.seconds,
-		       ratio((double)rpcs, r->cs.seconds),
-		       per_rpc(tally_sum(t, true), rpcs),
-		       per_rpc(tally_sum(t, false), rpcs),
-		       per_rpc(t->wait, rpcs), per_rpc(t->getsockopt, rpcs),
-		       per_rpc(t->recv, rpcs), per_rpc(t->send, rpcs), cpu,
-		       ratio((double)rpcs, cpu));
+		       mode_names[r->mode], r->st.rpcs, r->cs.seconds, m.qps,
+		       m.sys, m.sys_excl_wait, m.wait, m.getsockopt, m.recv,
+		       m.send, m.cpu, m.qps_per_cpu);
 	}
 	printf("\nsys/RPC: server syscalls per RPC (wait+getsockopt+recv+send); -waits: without readiness waits\n");
 	for (i = 0; i < n; i++) {
@@ -804,22 +758,6 @@ static void print_table(const struct mode_result *res, size_t n,
 	}
 }
 
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 static void json_tally(FILE *f, const char *name, const struct tally *t)
 {
 	fprintf(f, "\"%s\": {\"wait\": %" PRIu64 ", \"getsockopt\": %" PRIu64
@@ -832,51 +770,32 @@ static int write_json(const char *path, const struct mode_result *res,
 		      const struct utsname *uts, socklen_t struct_size,
 		      const char *error, const char *skip_reason, int exit_code)
 {
-	FILE *f = fopen(path, "w");
+	FILE *f = json_report_open("zc-rpc-bench", path, uts);
 	size_t i;
 
-	if (!f) {
-		fprintf(stderr, "zc-rpc-bench: %s: %s\n", path, strerror(errno));
+	if (!f)
 		return -1;
-	}
-	fputs("{\n  \"tool\": \"zc-rpc-bench\",\n  \"version\": ", f);
-	json_string(f, ZC_VERSION);
-	fputs(",\n  \"kernel\": ", f);
-	json_string(f, uts->release);
-	fputs(",\n  \"machine\": ", f);
-	json_string(f, uts->machine);
 	fprintf(f, ",\n  \"size\": %zu,\n  \"duration\": %g,\n  \"count\": %" PRIu64
 		",\n  \"server\": \"%s\",\n  \"struct_size\": %u,\n",
 		o->size, o->duration, o->count,
 		o->fork_server ? "process" : "thread", (unsigned int)struct_size);
-	if (error) {
-		fputs("  \"error\": ", f);
-		json_string(f, error);
-		fputs(",\n", f);
-	}
-	if (skip_reason) {
-		fputs("  \"skip_reason\": ", f);
-		json_string(f, skip_reason);
-		fputs(",\n", f);
-	}
+	if (error)
+		json_member(f, "error", error);
+	if (skip_reason)
+		json_member(f, "skip_reason", skip_reason);
 	fputs("  \"modes\": [", f);
 	for (i = 0; i < n; i++) {
 		const struct mode_result *r = &res[i];
-		const struct tally *t = &r->st.rpc;
-		uint64_t rpcs = r->st.rpcs;
-		double cpu = r->st.cpu_user + r->st.cpu_sys;
+		const struct mode_rates m = mode_rates(r);
 
 		fprintf(f, "%s\n    {\"mode\": \"%s\", \"rpcs\": %" PRIu64
 			", \"seconds\": %.6f, \"qps\": %.1f"
 			", \"syscalls_per_rpc\": %.4f, \"syscalls_per_rpc_excl_wait\": %.4f"
 			", \"per_rpc\": {\"wait\": %.4f, \"getsockopt\": %.4f, \"recv\": %.4f, \"send\": %.4f}, ",
-			i ? "," : "", mode_names[r->mode], rpcs, r->cs.seconds,
-			ratio((double)rpcs, r->cs.seconds),
-			per_rpc(tally_sum(t, true), rpcs),
-			per_rpc(tally_sum(t, false), rpcs),
-			per_rpc(t->wait, rpcs), per_rpc(t->getsockopt, rpcs),
-			per_rpc(t->recv, rpcs), per_rpc(t->send, rpcs));
-		json_tally(f, "totals", t);
+			i ? "," : "", mode_names[r->mode], r->st.rpcs,
+			r->cs.seconds, m.qps, m.sys, m.sys_excl_wait, m.wait,
+			m.getsockopt, m.recv, m.send);
+		json_tally(f, "totals", &r->st.rpc);
 		fputs(", ", f);
 		json_tally(f, "end_of_stream", &r->st.eof);
 		fprintf(f, ", \"server_cpu_seconds\": %.6f, \"server_cpu_user\": %.6f"
@@ -884,16 +803,12 @@ static int write_json(const char *path, const struct mode_result *res,
 			", \"bytes_mapped\": %" PRIu64 ", \"bytes_copied\": %" PRIu64
 			", \"bytes_recv\": %" PRIu64 ", \"getsockopt_errors\": %" PRIu64
 			", \"server_tid\": %ld}",
-			cpu, r->st.cpu_user, r->st.cpu_sys, ratio((double)rpcs, cpu),
+			m.cpu, r->st.cpu_user, r->st.cpu_sys, m.qps_per_cpu,
 			r->st.bytes_mapped, r->st.bytes_copied, r->st.bytes_recv,
 			r->st.zc_errors, r->st.tid);
 	}
 	fprintf(f, "%s],\n  \"exit\": %d\n}\n", n ? "\n  " : "", exit_code);
-	if (fclose(f)) {
-		fprintf(stderr, "zc-rpc-bench: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return json_report_close("zc-rpc-bench", path, f);
 }
 
 static void usage(FILE *f)

@@ -25,7 +25,6 @@
  * 4 skipped (TCP_ZEROCOPY_RECEIVE unknown to the running kernel).
  */
 #include <arpa/inet.h>
-#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <linux/sockios.h>
@@ -48,13 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef ZC_VERSION
-#define ZC_VERSION "1.0"
-#endif
+#include "../lib/zc_common.h"
 
-#ifndef TCP_ZEROCOPY_RECEIVE
-#define TCP_ZEROCOPY_RECEIVE 35
-#endif
 #ifndef SO_ZEROCOPY
 #define SO_ZEROCOPY 60
 #endif
@@ -69,7 +63,6 @@
 #define KSFT_SKIP 4
 
 #define WATCHDOG_SECONDS 60
-#define IO_TIMEOUT_MS 5000	/* bound for every wait on a socket */
 #define COPYBUF_LEN 8192
 #define MMAP_REGION_LEN (512UL * 1024)
 #define MMAP_PAYLOAD_LEN (256UL * 1024)
@@ -77,50 +70,6 @@
 /* 4096 bytes of payload per segment once the 12 byte timestamp option is
  * subtracted, as tools/testing/selftests/net/tcp_mmap.c does. */
 #define MMAP_MSS (4096 + 12)
-
-/*
- * Our own copy of struct tcp_zerocopy_receive (include/uapi/linux/tcp.h) so
- * the test builds against any UAPI headers.  The kernel accepts any optlen
- * between offsetofend(length) and its own sizeof() (larger if the tail is
- * zero) and writes back the size it used, which tells us which fields it
- * knows about.
- */
-struct zc_rx {
-	uint64_t address;		/* in: address of mapping */
-	uint32_t length;		/* in/out: bytes to map/mapped */
-	uint32_t recv_skip_hint;	/* out: bytes to read with recv() */
-	uint32_t inq;			/* out: bytes in receive queue */
-	int32_t err;			/* out: socket error */
-	uint64_t copybuf_address;	/* in: copy buffer (small reads) */
-	int32_t copybuf_len;		/* in/out: avail/copied, or -errno */
-	uint32_t flags;			/* in */
-	uint64_t msg_control;
-	uint64_t msg_controllen;
-	uint32_t msg_flags;
-	uint32_t reserved;		/* must be 0 */
-};
-
-#define zc_offsetofend(field) \
-	(offsetof(struct zc_rx, field) + sizeof(((struct zc_rx *)0)->field))
-
-/* Offsets as in /usr/include/linux/tcp.h (6.x UAPI). */
-static_assert(offsetof(struct zc_rx, address) == 0, "address");
-static_assert(offsetof(struct zc_rx, length) == 8, "length");
-static_assert(offsetof(struct zc_rx, recv_skip_hint) == 12, "recv_skip_hint");
-static_assert(offsetof(struct zc_rx, inq) == 16, "inq");
-static_assert(offsetof(struct zc_rx, err) == 20, "err");
-static_assert(offsetof(struct zc_rx, copybuf_address) == 24, "copybuf_address");
-static_assert(offsetof(struct zc_rx, copybuf_len) == 32, "copybuf_len");
-static_assert(offsetof(struct zc_rx, flags) == 36, "flags");
-static_assert(offsetof(struct zc_rx, msg_control) == 40, "msg_control");
-static_assert(offsetof(struct zc_rx, msg_controllen) == 48, "msg_controllen");
-static_assert(offsetof(struct zc_rx, msg_flags) == 56, "msg_flags");
-static_assert(offsetof(struct zc_rx, reserved) == 60, "reserved");
-static_assert(sizeof(struct zc_rx) == 64, "struct tcp_zerocopy_receive is 64 bytes");
-
-/* Smallest kernel struct that has the copy buffer: 36 bytes. */
-#define ZC_LEN_COPYBUF ((socklen_t)zc_offsetofend(copybuf_len))
-#define ZC_LEN_INQ ((socklen_t)zc_offsetofend(inq))
 
 enum verdict { VERDICT_PASS, VERDICT_FAIL, VERDICT_SKIP };
 
@@ -289,10 +238,10 @@ static void fail_call(struct result *r, const char *fmt, ...)
  * outcome is recorded in r.  Returns the getsockopt return value. */
 static int zc_receive(int fd, struct zc_rx *zc, struct result *r)
 {
-	socklen_t optlen = sizeof(*zc);
+	socklen_t optlen;
 	int ret;
 
-	ret = getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, zc, &optlen);
+	ret = zc_rx_call(fd, zc, &optlen);
 	r->called = true;
 	r->ret = ret;
 	r->err = ret ? errno : 0;
@@ -390,40 +339,6 @@ static int wait_for_inq(int fd, int want, int timeout_ms)
 			return inq;
 		sleep_ms(1);
 	}
-}
-
-static int send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int set_int_opt(int fd, int level, int name, int val)
-{
-	return setsockopt(fd, level, name, &val, sizeof(val));
-}
-
-static int set_timeouts(int fd, int ms)
-{
-	struct timeval tv = { .tv_sec = ms / 1000,
-			      .tv_usec = (ms % 1000) * 1000L };
-
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
-		return -1;
-	return 0;
 }
 
 static socklen_t loopback_addr(int family, struct sockaddr_storage *ss)
@@ -605,9 +520,7 @@ static bool send_and_wait(const struct tcp_pair *p, const uint8_t *buf,
 
 static void zc_init_anon(const struct ctx *ctx, struct zc_rx *zc)
 {
-	memset(zc, 0, sizeof(*zc));
-	zc->address = (uint64_t)(uintptr_t)ctx->anon;
-	zc->length = (uint32_t)ctx->anon_len;
+	zc_rx_init(zc, ctx->anon, ctx->anon_len, NULL, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -638,9 +551,7 @@ static void check_struct_size(const struct ctx *ctx, const struct check *c,
 		fail(r, "setup: mmap of the TCP socket: %s", strerror(errno));
 		goto out;
 	}
-	memset(&zc, 0, sizeof(zc));
-	zc.address = (uint64_t)(uintptr_t)map;
-	zc.length = (uint32_t)ctx->page_size;
+	zc_rx_init(&zc, map, ctx->page_size, NULL, 0);
 	zc_receive(p.server, &zc, r);
 	if (r->ret != 0 || r->optlen < ZC_LEN_COPYBUF || r->optlen > sizeof(zc))
 		fail_call(r, "; returned optlen %u", (unsigned int)r->optlen);
@@ -729,9 +640,7 @@ static void copybuf_common(const struct ctx *ctx, int family,
 		off += writes[i];
 	}
 
-	zc_init_anon(ctx, &zc);
-	zc.copybuf_address = (uint64_t)(uintptr_t)copybuf;
-	zc.copybuf_len = COPYBUF_LEN;
+	zc_rx_init(&zc, ctx->anon, ctx->anon_len, copybuf, COPYBUF_LEN);
 	zc_receive(p.server, &zc, r);
 	if (r->ret != 0 || r->zc.length != 0 || r->zc.recv_skip_hint != 0) {
 		fail_call(r, NULL);
@@ -886,9 +795,7 @@ static void check_misaligned_address(const struct ctx *ctx,
 	if (!send_and_wait(&p, sent, len, 0, r))
 		goto out_unmap;
 
-	memset(&zc, 0, sizeof(zc));
-	zc.address = (uint64_t)(uintptr_t)(map + 1);
-	zc.length = (uint32_t)len;
+	zc_rx_init(&zc, map + 1, len, NULL, 0);
 	zc_receive(p.server, &zc, r);
 	if (r->ret != -1 || r->err != EINVAL) {
 		fail_call(r, NULL);
@@ -899,9 +806,7 @@ static void check_misaligned_address(const struct ctx *ctx,
 		fail_call(r, "; SIOCINQ %d afterwards", inq);
 		goto out_unmap;
 	}
-	memset(&zc, 0, sizeof(zc));
-	zc.address = (uint64_t)(uintptr_t)map;
-	zc.length = (uint32_t)len;
+	zc_rx_init(&zc, map, len, NULL, 0);
 	zc_receive(p.server, &zc, &control);
 	if (control.ret != 0) {
 		fail_call(r, "; aligned control call: ");
@@ -1116,11 +1021,7 @@ static void check_mmap_zerocopy(const struct ctx *ctx, const struct check *c,
 			break;
 		}
 
-		memset(&zc, 0, sizeof(zc));
-		zc.address = (uint64_t)(uintptr_t)map;
-		zc.length = (uint32_t)MMAP_REGION_LEN;
-		zc.copybuf_address = (uint64_t)(uintptr_t)copybuf;
-		zc.copybuf_len = sizeof(copybuf);
+		zc_rx_init(&zc, map, MMAP_REGION_LEN, copybuf, sizeof(copybuf));
 		calls++;
 		zc_receive(p.server, &zc, &call);
 		/* Report the first call that mapped pages, else the latest. */
@@ -1350,26 +1251,6 @@ static enum support probe_support(const struct ctx *ctx, socklen_t *optlen,
 	return ZC_SUPPORTED;
 }
 
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch == '\n')
-			fputs("\\n", f);
-		else if (ch == '\t')
-			fputs("\\t", f);
-		else if (ch < 0x20 || ch == 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 static const char *verdict_name(enum verdict v)
 {
 	return v == VERDICT_PASS ? "pass" : v == VERDICT_FAIL ? "fail" : "skip";
@@ -1422,29 +1303,17 @@ static int write_json(const char *path, const struct ctx *ctx,
 		      const bool *selected, const struct result *results,
 		      const struct summary *sum, const char *skip_reason)
 {
+	FILE *f = json_report_open("zc-smoke", path, uts);
 	bool first = true;
-	FILE *f;
 	size_t i;
 
-	f = fopen(path, "w");
-	if (!f) {
-		fprintf(stderr, "zc-smoke: %s: %s\n", path, strerror(errno));
+	if (!f)
 		return -1;
-	}
-	fputs("{\n  \"tool\": \"zc-smoke\",\n  \"version\": ", f);
-	json_string(f, ZC_VERSION);
-	fputs(",\n  \"kernel\": ", f);
-	json_string(f, uts->release);
-	fputs(",\n  \"machine\": ", f);
-	json_string(f, uts->machine);
 	fprintf(f, ",\n  \"struct_size\": %u,\n  \"page_size\": %zu,\n  \"ipv6\": %s,\n",
 		(unsigned int)struct_size, ctx->page_size,
 		ctx->ipv6_ok ? "true" : "false");
-	if (skip_reason) {
-		fputs("  \"skip_reason\": ", f);
-		json_string(f, skip_reason);
-		fputs(",\n", f);
-	}
+	if (skip_reason)
+		json_member(f, "skip_reason", skip_reason);
 	fputs("  \"checks\": [", f);
 	for (i = 0; results && i < NR_CHECKS; i++) {
 		if (!selected[i])
@@ -1456,11 +1325,7 @@ static int write_json(const char *path, const struct ctx *ctx,
 	fprintf(f, "%s],\n  \"summary\": {\"pass\": %u, \"fail\": %u, \"skip\": %u},\n  \"exit\": %d\n}\n",
 		first ? "" : "\n  ", sum->pass, sum->fail, sum->skip,
 		sum->exit_code);
-	if (fclose(f)) {
-		fprintf(stderr, "zc-smoke: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return json_report_close("zc-smoke", path, f);
 }
 
 static void print_result(unsigned int num, const struct check *c,
