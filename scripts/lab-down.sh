@@ -27,21 +27,32 @@ ours() {
 	echo "$pid"
 }
 
-stopped=0
+pids=()
 for pf in "$LAB_DIR"/*/qemu.pid "$LAB_DIR/http.pid"; do
 	[ -f "$pf" ] || continue
 	# qemu's command line names its disk under $LAB_DIR; the HTTP server's
-	# names the port lab-fleet.sh recorded.
+	# names the directory and port lab-fleet.sh recorded.
 	text="$LAB_DIR/"
-	[ "${pf##*/}" != http.pid ] || text="http.server --bind 127.0.0.1 --directory $(cat "$LAB_DIR/http.dir" 2>/dev/null) $(cat "$LAB_DIR/http.port" 2>/dev/null)"
+	what=$(basename "$(dirname "$pf")")
+	if [ "${pf##*/}" = http.pid ]; then
+		text="http.server --bind 127.0.0.1 --directory $(cat "$LAB_DIR/http.dir" 2>/dev/null) $(cat "$LAB_DIR/http.port" 2>/dev/null)"
+		what=http
+	fi
 	if pid=$(ours "$pf" "$text"); then
 		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null || true
-		stopped=$((stopped + 1))
-		log lab "$(basename "$(dirname "$pf")")" "stopped pid $pid ($(basename "$pf" .pid))"
+		pids+=("$pid")
+		log lab "$what" "stopping pid $pid"
 	fi
 	rm -f "$pf"
 done
+# SIGTERM to all at once, then up to 10 s, then SIGKILL for what is left.
+for _ in $(seq 100); do
+	alive=0
+	for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+	[ "$alive" = 1 ] || break
+	sleep 0.1
+done
+for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+stopped=${#pids[@]}
 rm -f "$LAB_DIR"/*/disk.qcow2 "$LAB_DIR"/*/vars.fd "$LAB_DIR/base.raw" "$LAB_DIR/inventory.ini" "$LAB_DIR/lab.json"
 log lab all "lab down: $stopped process(es) stopped, disks removed (logs kept in $LAB_DIR)"

@@ -27,6 +27,8 @@ flock 9
 
 jobs=${JOBS:-$(nproc)}
 export KBUILD_BUILD_TIMESTAMP="@0" KBUILD_BUILD_USER=zc KBUILD_BUILD_HOST=zc-kernel
+# Fresh clones share ccache hits: paths under the project are hashed relative.
+export CCACHE_BASEDIR="$TOP"
 cc=gcc
 if command -v ccache >/dev/null; then cc="ccache gcc"; fi
 kmake=(make -C "$base/src" O="$base/obj" ARCH=x86_64 "CC=$cc" -j"$jobs" W=1)
@@ -56,12 +58,15 @@ build() { # build NAME: compile bzImage from $base/src, keep the log and the ima
 # Those are touched: rsync gives them FROM's mtime, which can be older than the
 # objects built from the other tree, and make would not rebuild them.
 sync_tree() {
-	local f
-	rsync -a --checksum --delete -i --exclude="$2" "$1" "$base/src/" | awk '$1 ~ /^>f/ && $1 !~ /\+\+\+/ {print $2}' |
-		while IFS= read -r f; do
-			touch "$base/src/$f"
-			echo "$f"
-		done
+	local f list
+	# The list is complete only when rsync has exited: it prints a file's line
+	# before it renames the file into place and sets its mtime.
+	list=$(rsync -a --checksum --delete -i --exclude="$2" "$1" "$base/src/" | awk '$1 ~ /^>f/ && $1 !~ /\+\+\+/ {print $2}')
+	while IFS= read -r f; do
+		[ -n "$f" ] || continue
+		touch "$base/src/$f"
+		echo "$f"
+	done <<<"$list"
 }
 
 want="$(cat "$pristine/.zc-source" "$patched/.zc-series" "$TOP/packaging/configs/quick.config" \

@@ -5,7 +5,7 @@
 # zc-smoke, and only then boots it by default; the first failure halts the
 # rollout and that host goes back to its previous kernel. Prints a table per
 # host and writes $OUT/rollout/summary.json (also when halted); the Ansible
-# output is in $OUT/rollout/ansible.log.
+# output is shown and kept in $OUT/rollout/ansible.log.
 #
 # Variables:
 #   INVENTORY   Ansible inventory (default: the lab fleet's, $OUT/lab/inventory.ini)
@@ -22,6 +22,8 @@
 #               is $OUT/repo and CHANNEL lacks KREL, run the pipeline's own
 #               'make gate promote' for KREL's line first
 #   ROLLOUT_VARS='{"zc_force_switch": true}'   more variables (a JSON object)
+#   ROLLOUT_QUIET=1   Ansible's output only in the log, not on the terminal
+#   ROLLOUT_RESULTS=<dir>   where summary.json and ansible.log go (default $OUT/rollout)
 #   ROLLOUT_ARGS="..."   more ansible-playbook arguments, split on blanks (e.g. -v)
 # Exit: 0 when every host passed; 1 when the rollout halted (or failed to run).
 set -euo pipefail
@@ -94,7 +96,7 @@ if [ "$lab" = 1 ] && ! has_krel "$repo_dir"; then
 fi
 
 # --- run ----------------------------------------------------------------------------------
-res=$OUT/rollout
+res=${ROLLOUT_RESULTS:-$OUT/rollout}
 mkdir -p "$res"
 rm -f "$res/summary.json"
 waves_json=$(for w in ${ROLLOUT_WAVES:-1 10% 50% 100%}; do
@@ -122,16 +124,22 @@ if [ -n "${ROLLOUT_LIMIT:-}" ]; then args+=(--limit "$ROLLOUT_LIMIT"); fi
 if [ -n "${ROLLOUT_ARGS:-}" ]; then args+=($ROLLOUT_ARGS); fi
 
 log rollout "$krel" "rolling $krel (channel $channel) onto $(ansible-inventory -i "$inventory" --list 2>/dev/null | jq '[._meta.hostvars | keys[]] | length') host(s) of $inventory; waves $waves_json"
-export ANSIBLE_CONFIG=$TOP/rollout/ansible.cfg ZC_ROLLOUT_SUMMARY=$res/summary.json ANSIBLE_FORCE_COLOR=0
+# PYTHONDONTWRITEBYTECODE: no __pycache__ left in rollout/callback_plugins
+export ANSIBLE_CONFIG=$TOP/rollout/ansible.cfg ZC_ROLLOUT_SUMMARY=$res/summary.json ANSIBLE_FORCE_COLOR=0 PYTHONDONTWRITEBYTECODE=1
 rc=0
-(cd "$TOP/rollout" && ansible-playbook "${args[@]}" site.yml) >"$res/ansible.log" 2>&1 || rc=$?
-if [ "$V" = 1 ]; then cat "$res/ansible.log" >&2; fi
+if [ "${ROLLOUT_QUIET:-0}" = 1 ]; then
+	(cd "$TOP/rollout" && ansible-playbook "${args[@]}" site.yml) >"$res/ansible.log" 2>&1 || rc=$?
+	# The table is the callback's, at the end of the log.
+	[ ! -f "$res/summary.json" ] || sed -n '/^zc-kernel rollout of /,$p' "$res/ansible.log"
+else
+	# Ansible's own progress, task by task, is what a newcomer watches.
+	(cd "$TOP/rollout" && ansible-playbook "${args[@]}" site.yml) 2>&1 | tee "$res/ansible.log"
+	rc=${PIPESTATUS[0]}
+fi
 if [ ! -f "$res/summary.json" ]; then
 	tail -n 30 "$res/ansible.log" >&2
 	die "ansible-playbook exited $rc before any summary was written (log: $res/ansible.log)"
 fi
-# The table is the callback's, at the end of the log.
-sed -n '/^zc-kernel rollout of /,$p' "$res/ansible.log"
 verdict=$(jq -r .verdict "$res/summary.json")
 if [ "$verdict" = pass ] && [ "$rc" = 0 ]; then
 	log rollout "$krel" "pass: every host runs $krel, passed zc-smoke and boots it by default (log: $res/ansible.log)"

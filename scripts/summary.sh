@@ -15,27 +15,33 @@ done
 
 rc=0
 json="[]"
-printf '\n%-7s' kernel
-for s in "${present[@]}"; do printf ' | %-30s' "$s"; done
-printf '\n%s\n' "$(printf '%*s' $((8 + 33 * ${#present[@]})) '' | tr ' ' -)"
+declare -A cells width
+for s in "${present[@]}"; do width[$s]=${#s}; done
 for lts in "$@"; do
-	printf '%-7s' "$lts"
 	row="{\"kernel\":\"$lts\"}"
 	for s in "${present[@]}"; do
 		f="$OUT/status/$lts/$s"
+		cell="-"
 		if [ -f "$f" ]; then
 			IFS=$'\t' read -r result secs detail <"$f"
 			cell="$result ${secs}s ${detail}"
 			[ "$result" = ok ] || rc=1
 			row=$(jq -c --arg s "$s" --arg r "$result" --argjson t "$secs" --arg d "$detail" \
 				'.[$s] = {result: $r, seconds: $t, detail: $d}' <<<"$row")
-		else
-			cell="-"
 		fi
-		printf ' | %-30.30s' "$cell"
+		cell=${cell:0:44}
+		cells[$lts/$s]=$cell
+		if [ "${#cell}" -gt "${width[$s]}" ]; then width[$s]=${#cell}; fi
 	done
-	printf '\n'
 	json=$(jq -c --argjson r "$row" '. + [$r]' <<<"$json")
+done
+line=$(printf '%-7s' kernel)
+for s in "${present[@]}"; do line+=$(printf ' | %-*s' "${width[$s]}" "$s"); done
+printf '\n%s\n%s\n' "$line" "$(printf '%*s' "${#line}" '' | tr ' ' -)"
+for lts in "$@"; do
+	printf '%-7s' "$lts"
+	for s in "${present[@]}"; do printf ' | %-*s' "${width[$s]}" "${cells[$lts/$s]}"; done
+	printf '\n'
 done
 if [ -f "$OUT/gate.json" ]; then
 	printf '\ngate: %s (%s)\n' "$(jq -r '.verdict // .overall // "?"' "$OUT/gate.json")" "$OUT/gate.json"

@@ -72,6 +72,21 @@ class CallbackModule(CallbackBase):
     def v2_runner_item_on_ok(self, result):
         self._collect(result)
 
+    def v2_runner_on_unreachable(self, result):
+        # An unreachable host leaves the play at once, without its rescue:
+        # record it here (tasks that expect it have ignore_unreachable).
+        if getattr(result._task, "ignore_unreachable", False):
+            return
+        name = result._host.get_name()
+        rec = self.records.setdefault(name, {"host": name, "phases": {}})
+        if rec.get("verdict") in (None, "running"):
+            rec["verdict"] = "fail"
+            rec["failed_stage"] = rec.get("stage")
+            rec["reason"] = ("unreachable in '%s': %s" % (result._task.get_name(), result._result.get("msg", "")))[:400]
+            rec["running_kernel"] = "unknown (not reachable)"
+            rec["rollback"] = "not attempted: the host is unreachable; its default boot entry is unchanged, so a power cycle brings back %s" % (
+                rec.get("old_kernel") or "its previous kernel")
+
     @staticmethod
     def _num(v):
         try:
@@ -111,6 +126,7 @@ class CallbackModule(CallbackBase):
                 note = (note + "; " if note else "") + "rollback: " + r["rollback"]
             if verdict == "interrupted":
                 note = "interrupted during " + str(r.get("stage"))
+            note = " ".join(str(note).split())  # one line per host
             rows.append({
                 "host": h, "wave": self.wave_of.get(h), "verdict": verdict,
                 "old_kernel": r.get("old_kernel"), "new_kernel": r.get("target"),
@@ -148,14 +164,16 @@ class CallbackModule(CallbackBase):
         def cell(v):
             return "-" if v is None or v == "" else str(v)
 
-        fmt = "%-12s %4s %-16s %-16s %-11s %7s %7s %7s %7s %7s  %s"
+        fmt = "%-12s %4s %-16s %-16s %-11s %7s %7s %7s %7s %7s %7s  %s"
         lines = ["", "zc-kernel rollout of %s: %s (%d wave(s) run)" % (cell(target), overall.upper(), self.waves),
-                 fmt % ("host", "wave", "old kernel", "new kernel", "verdict", "total_s", "install", "kexec", "back_up", "smoke", "note")]
+                 fmt % ("host", "wave", "old kernel", "new kernel", "verdict", "total_s", "install", "kexec", "back_up", "smoke", "default", "note")]
         for row in rows:
             p = row["phases"]
             lines.append(fmt % (row["host"], cell(row["wave"]), cell(row["old_kernel"]), cell(row["new_kernel"]),
                                 row["verdict"], cell(row["seconds"]), cell(p.get("install")), cell(p.get("kexec")),
-                                cell(p.get("back_up")), cell(p.get("smoke")), row["note"]))
+                                cell(p.get("back_up")), cell(p.get("smoke")), cell(p.get("default")), row["note"]))
+        lines.append("(seconds; kexec = load + hand-over, back_up = until ssh answers with a new boot id, "
+                     "default = new default boot entry)")
         lines.append("summary: %s" % path)
         for line in lines:
             self._display.display(line)
