@@ -23,6 +23,7 @@ C_OUT := $(OUT)/bin
 include tests/c.mk
 include mk/image.mk
 include mk/repo.mk
+include mk/rollout.mk
 
 .DEFAULT_GOAL := all
 .PHONY: all pipeline help deps c-bins source patch patch-check kernel deb rpm tools-pkg repro-check \
@@ -69,6 +70,8 @@ help:
 	@$(MAKE) -s --no-print-directory help-image
 	@echo
 	@$(MAKE) -s --no-print-directory help-repo
+	@echo
+	@$(MAKE) -s --no-print-directory help-rollout
 	@echo
 	@echo 'Other'
 	@echo '  summary              the table of the last results, one row per kernel'
@@ -139,7 +142,9 @@ check: deps
 test: check
 
 lint:
-	$(Q)shellcheck -x scripts/*.sh tests/run.sh tests/*/*.sh .ci/run
+	$(Q)shellcheck -x -S warning scripts/*.sh tests/run.sh tests/*/*.sh .ci/run images/*.sh \
+		rollout/roles/*/files/zc-*
+	$(Q)if command -v ansible-lint >/dev/null; then cd rollout && ansible-lint -q; fi
 
 summary:
 	$(Q)$(SCRIPTS)/summary.sh $(KERNELS)

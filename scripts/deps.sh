@@ -16,7 +16,7 @@ declare -A GROUP
 # fetch, patch, build a kernel, the C tests, the test suite
 GROUP[base]="build-essential yamllint bc bison flex libssl-dev libelf-dev rsync kmod cpio xz-utils zstd
   ccache git patch dpkg-dev ca-certificates debian-archive-keyring jq libxml2-utils python3
-  python3-yaml shellcheck strace busybox-static qemu-system-x86 qemu-utils"
+  python3-yaml shellcheck strace busybox-static qemu-system-x86 qemu-utils file"
 # packages: .deb and .rpm and their linters
 GROUP[pkg]="debhelper fakeroot lintian rpm rpmlint debootstrap"
 # images and their boot (mkosi and systemd-boot come from bookworm-backports)
@@ -26,7 +26,7 @@ BACKPORTS[image]="mkosi systemd-boot"
 # signed repositories
 GROUP[repo]="reprepro createrepo-c gnupg dnf"
 # rollout
-GROUP[rollout]="ansible kexec-tools openssh-client"
+GROUP[rollout]="ansible ansible-lint kexec-tools openssh-client iproute2"
 
 groups=("$@")
 [ "${#groups[@]}" -gt 0 ] || groups=(base pkg image repo rollout)
