@@ -12,7 +12,7 @@ src=$1 obj=$2 base=$3
 shift 3
 mkdir -p "$obj"
 src=$(cd "$src" && pwd) obj=$(cd "$obj" && pwd)
-kmake=(make -s -C "$src" O="$obj" ARCH=x86_64)
+kmake=(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$src" O="$obj" ARCH=x86_64)
 
 if [ -f "$base" ]; then
 	cp "$base" "$obj/.config"

@@ -38,7 +38,9 @@ export CCACHE_BASEDIR="$TOP"
 cc=gcc
 if command -v ccache >/dev/null; then cc="ccache gcc"; fi
 jobs=${JOBS:-$(nproc)}
-kmake=(make -C "$tree" O="$obj" ARCH=x86_64 "CC=$cc" "LOCALVERSION=$localversion" -j"$jobs")
+# The kernel's make must not inherit the caller's make flags (`make -s check`
+# would hide the CC lines that are read below, -j would stack).
+kmake=(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$tree" O="$obj" ARCH=x86_64 "CC=$cc" "LOCALVERSION=$localversion" -j"$jobs")
 
 # One kernel build at a time on this machine, whatever `make -j` runs.
 # (STAGE_ONLY=1 re-stages an existing build: no compile, no lock.)

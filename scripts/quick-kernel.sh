@@ -31,7 +31,9 @@ export KBUILD_BUILD_TIMESTAMP="@0" KBUILD_BUILD_USER=zc KBUILD_BUILD_HOST=zc-ker
 export CCACHE_BASEDIR="$TOP"
 cc=gcc
 if command -v ccache >/dev/null; then cc="ccache gcc"; fi
-kmake=(make -C "$base/src" O="$base/obj" ARCH=x86_64 "CC=$cc" -j"$jobs" W=1)
+# The kernel's make must not inherit the caller's make flags (`make -s check`
+# would hide the CC lines that are read below, -j would stack).
+kmake=(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$base/src" O="$base/obj" ARCH=x86_64 "CC=$cc" -j"$jobs" W=1)
 
 # warnings LOG: "file: message [-Wflag]" per warning, line numbers removed, sorted.
 warnings() {

@@ -55,6 +55,7 @@ test_deb_payload_is_the_right_kernel() {
 
 test_zc_smoke_package_runs() {
 	local x
+	make -s tools-pkg
 	x=$(mktemp -d)
 	dpkg-deb -x out/pkg/common/deb/zc-smoke_*.deb "$x/deb"
 	"$x/deb/usr/bin/zc-smoke" --only inq_zero_v4,copybuf_300_v4,skip_hint_300_v4 >/dev/null || fail "zc-smoke from the .deb failed on this kernel"
