@@ -40,7 +40,10 @@ if command -v ccache >/dev/null; then cc="ccache gcc"; fi
 jobs=${JOBS:-$(nproc)}
 # The kernel's make must not inherit the caller's make flags (`make -s check`
 # would hide the CC lines that are read below, -j would stack).
-kmake=(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$tree" O="$obj" ARCH=x86_64 "CC=$cc" "LOCALVERSION=$localversion" -j"$jobs")
+# Host programs (shipped in the headers) are built without the absolute path
+# of this checkout, so two clones give the same bytes.
+kmake=(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$tree" O="$obj" ARCH=x86_64 "CC=$cc" "LOCALVERSION=$localversion" -j"$jobs"
+	"HOSTCFLAGS=-ffile-prefix-map=$TOP/=")
 
 # One kernel build at a time on this machine, whatever `make -j` runs.
 # (STAGE_ONLY=1 re-stages an existing build: no compile, no lock.)
@@ -153,10 +156,12 @@ tar -c -f - -C "$tree" -T "$base/hdrsrcfiles" | tar -xf - -C "$hdr"
 tar -c -f - -C "$obj" -T "$base/hdrobjfiles" | tar -xf - -C "$hdr"
 cp "$obj/.config" "$hdr/.config"
 # Clean what both package linters rightly object to: VCS files, kbuild's
-# .cmd records, links to other architectures' device trees, debug symbols
+# .cmd records and host objects, links to other architectures' device trees, debug symbols
 # of the host tools; and only programs keep their execute bit (scripts/atomic/
 # has executable data files in the kernel tree).
-find "$hdr" \( -name .gitignore -o -name '.*.cmd' \) -delete
+find "$hdr" \( -name .gitignore -o -name '.*.cmd' -o -name '*.o' \) -delete
+# kconfig's record of the Kconfig files it read, with this checkout's paths.
+rm -f "$hdr/include/config/auto.conf.cmd"
 find "$hdr" -xtype l -delete
 find "$hdr" -type f -perm -u+x | while IFS= read -r f; do
 	case "$(head -c 4 "$f" | od -An -c | tr -d ' ')" in

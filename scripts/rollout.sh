@@ -68,8 +68,6 @@ if [ -f "$(dirname "$inventory")/lab.json" ] && [ "$(dirname "$inventory")" = "$
 	# say so up front.
 	[ "${#down[@]}" = 0 ] || log rollout "$krel" "warning: lab VM(s) not running: ${down[*]} (make lab-down && make lab-fleet to start afresh)"
 fi
-key=${REPO_KEY:-${repo_dir:-$OUT/repo}/zc-kernel-archive.gpg}
-[ -s "$key" ] || die "no archive key $key: the repository must be promoted first ('make promote CHANNEL=testing'), or set REPO_KEY=<key file>"
 extra_url=()
 if [ -n "${REPO_URL:-}" ] && [[ $REPO_URL != file://* ]]; then
 	extra_url=(zc_repo_url="${REPO_URL%/}")
@@ -94,6 +92,10 @@ if [ "$lab" = 1 ] && ! has_krel "$repo_dir"; then
 		die "the lab's repository ($repo_dir) has no linux-image-$krel in channel $channel: run 'make gate promote CHANNEL=testing' (then CHANNEL=stable) for it"
 	fi
 fi
+
+# After the lab's automatic promotion above: that is what makes the key.
+key=${REPO_KEY:-${repo_dir:-$OUT/repo}/zc-kernel-archive.gpg}
+[ -s "$key" ] || die "no archive key $key: the repository must be promoted first ('make promote CHANNEL=testing'), or set REPO_KEY=<key file>"
 
 # --- run ----------------------------------------------------------------------------------
 res=${ROLLOUT_RESULTS:-$OUT/rollout}
