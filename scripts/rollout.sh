@@ -68,6 +68,11 @@ if [ -f "$(dirname "$inventory")/lab.json" ] && [ "$(dirname "$inventory")" = "$
 	# say so up front.
 	[ "${#down[@]}" = 0 ] || log rollout "$krel" "warning: lab VM(s) not running: ${down[*]} (make lab-down && make lab-fleet to start afresh)"
 fi
+check_key() {
+	key=${REPO_KEY:-${repo_dir:-$OUT/repo}/zc-kernel-archive.gpg}
+	[ -s "$key" ] || die "no archive key $key: the repository must be promoted first ('make promote CHANNEL=testing'), or set REPO_KEY=<key file>"
+}
+if [ "$lab" = 0 ]; then check_key; fi
 extra_url=()
 if [ -n "${REPO_URL:-}" ] && [[ $REPO_URL != file://* ]]; then
 	extra_url=(zc_repo_url="${REPO_URL%/}")
@@ -93,9 +98,8 @@ if [ "$lab" = 1 ] && ! has_krel "$repo_dir"; then
 	fi
 fi
 
-# After the lab's automatic promotion above: that is what makes the key.
-key=${REPO_KEY:-${repo_dir:-$OUT/repo}/zc-kernel-archive.gpg}
-[ -s "$key" ] || die "no archive key $key: the repository must be promoted first ('make promote CHANNEL=testing'), or set REPO_KEY=<key file>"
+# For the lab, after its automatic promotion above (which makes the key).
+if [ "$lab" = 1 ]; then check_key; fi
 
 # --- run ----------------------------------------------------------------------------------
 res=${ROLLOUT_RESULTS:-$OUT/rollout}
