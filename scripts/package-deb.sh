@@ -12,12 +12,7 @@ set -euo pipefail
 lts=${1:-}
 pkg_setup "$lts"
 stage_begin "$lts" deb
-inputs=$(pkg_inputs_sum deb)
-if [ -f "$OUT/pkg/$lts/deb/.inputs" ] && [ "$(cat "$OUT/pkg/$lts/deb/.inputs")" = "$inputs" ]; then
-	log deb "$lts" "cached: $OUT/pkg/$lts/deb is made of the same inputs"
-	stage_end ok "cached"
-	exit 0
-fi
+pkg_cached deb
 tpl="$TOP/packaging/deb/kernel"
 mkdir -p "$OUT/pkg/$lts"
 work=$(mktemp -d "$OUT/pkg/$lts/.deb.XXXXXX")
@@ -34,13 +29,7 @@ for s in preinst postinst prerm postrm lintian-overrides; do
 	subst "$tpl/linux-image.$s" >"$src/debian/linux-image-$KREL.$s"
 done
 subst "$tpl/linux-headers.lintian-overrides" >"$src/debian/linux-headers-$KREL.lintian-overrides"
-{
-	echo "linux-zc ($DEBVER) bookworm; urgency=medium"
-	echo
-	for c in "${CHANGES[@]}"; do echo "  * $c" | fold -s -w 76 | sed '2,$s/^/    /'; done
-	echo
-	echo " -- zc-kernel maintainers <zc-kernel@example.org>  $(LC_ALL=C date -u -R -d "@$EPOCH")"
-} >"$src/debian/changelog"
+deb_changelog linux-zc "$DEBVER" "$EPOCH" "${CHANGES[@]}" >"$src/debian/changelog"
 
 (cd "$src" && quietly "$work/build.log" dpkg-buildpackage -b -us -uc -a amd64) ||
 	die "dpkg-buildpackage failed for $lts (log: $work/build.log, kept in $OUT/pkg/$lts/deb-build.log)"
@@ -55,7 +44,7 @@ if ! lintian --fail-on error,warning --tag-display-limit 0 "$changes" >"$work/li
 fi
 mkdir "$work/out"
 mv "$work"/*.deb "$work/lintian.log" "$work/out/"
-echo "$inputs" >"$work/out/.inputs"
+echo "$INPUTS" >"$work/out/.inputs"
 publish_dir "$work/out" "$OUT/pkg/$lts/deb"
 echo "$KREL" >"$OUT/pkg/$lts/KREL"
 for f in "$OUT/pkg/$lts/deb"/*.deb; do

@@ -13,21 +13,13 @@ set -euo pipefail
 lts=${1:-}
 pkg_setup "$lts"
 stage_begin "$lts" rpm
-inputs=$(pkg_inputs_sum rpm)
-if [ -f "$OUT/pkg/$lts/rpm/.inputs" ] && [ "$(cat "$OUT/pkg/$lts/rpm/.inputs")" = "$inputs" ]; then
-	log rpm "$lts" "cached: $OUT/pkg/$lts/rpm is made of the same inputs"
-	stage_end ok "cached"
-	exit 0
-fi
+pkg_cached rpm
 mkdir -p "$OUT/pkg/$lts"
 work=$(mktemp -d "$OUT/pkg/$lts/.rpm.XXXXXX")
 cleanup_on_exit "$work"
 log rpm "$lts" "packaging $KREL as kernel-zc-$RPMVER-$RPMREL"
 
-{
-	echo "* $(LC_ALL=C date -u -d "@$EPOCH" '+%a %b %d %Y') zc-kernel maintainers <zc-kernel@example.org> - $RPMVER-$RPMREL"
-	for c in "${CHANGES[@]}"; do echo "- $c"; done
-} >"$work/changelog"
+rpm_changelog "$RPMVER-$RPMREL" "$EPOCH" "${CHANGES[@]}" >"$work/changelog"
 {
 	echo "Linux $KREL, built by the zc-kernel project from $CONF_PACKAGE $CONF_VERSION"
 	echo "(profile ${PROFILE:-smoke}, series revision $CONF_ZC_REVISION)."
@@ -59,7 +51,7 @@ if ! rpmlint -c "$TOP/packaging/rpm/rpmlint.toml" "$work/pub"/*.rpm >"$work/pub/
 	grep -E ": [EW]: " "$work/pub/rpmlint.log" | awk '{print $2, $3}' | sort | uniq -c | sort -rn >&2
 	die "rpmlint reports errors or unfiltered warnings for $lts (full list: $OUT/pkg/$lts/rpmlint.log): fix them, or filter them with a reason in packaging/rpm/rpmlint.toml"
 fi
-echo "$inputs" >"$work/pub/.inputs"
+echo "$INPUTS" >"$work/pub/.inputs"
 publish_dir "$work/pub" "$OUT/pkg/$lts/rpm"
 echo "$KREL" >"$OUT/pkg/$lts/KREL"
 for f in "$OUT/pkg/$lts/rpm"/*.rpm; do

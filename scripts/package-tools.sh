@@ -40,13 +40,7 @@ log tools common "zc-smoke $ver: dpkg-buildpackage"
 cp -r "$TOP/packaging/deb/zc-smoke" "$src/debian"
 mkdir -p "$src/debian/source"
 echo "1.0" >"$src/debian/source/format"
-{
-	echo "zc-smoke ($ver) bookworm; urgency=medium"
-	echo
-	for c in "${changes[@]}"; do echo "  * $c" | fold -s -w 76 | sed '2,$s/^/    /'; done
-	echo
-	echo " -- zc-kernel maintainers <zc-kernel@example.org>  $(LC_ALL=C date -u -R -d "@$epoch")"
-} >"$src/debian/changelog"
+deb_changelog zc-smoke "$ver" "$epoch" "${changes[@]}" >"$src/debian/changelog"
 (cd "$src" && quietly "$work/deb.log" dpkg-buildpackage -b -us -uc -a amd64) ||
 	die "dpkg-buildpackage of zc-smoke failed (log: $work/deb.log)"
 rm -rf "$src/debian" "$src/build"
@@ -61,10 +55,7 @@ mv "$work"/zc-smoke_*.deb "$work/pub/deb/"
 log tools common "zc-smoke $ver: rpmbuild"
 mkdir -p "$work/top/SOURCES"
 tar -C "$work" --sort=name --mtime="@$epoch" --owner=0 --group=0 -czf "$work/top/SOURCES/zc-smoke-$TOOL_VERSION.tar.gz" "zc-smoke-$TOOL_VERSION"
-{
-	echo "* $(LC_ALL=C date -u -d "@$epoch" '+%a %b %d %Y') zc-kernel maintainers <zc-kernel@example.org> - $ver"
-	for c in "${changes[@]}"; do echo "- $c"; done
-} >"$work/changelog"
+rpm_changelog "$ver" "$epoch" "${changes[@]}" >"$work/changelog"
 quietly "$work/rpm.log" rpmbuild -bb --define "_topdir $work/top" --define "_rpmdir $work/rpmout" \
 	--define "zc_version $TOOL_VERSION" --define "zc_release $TOOL_REVISION" \
 	--define "zc_changelog_file $work/changelog" --define "_buildhost zc-kernel" \

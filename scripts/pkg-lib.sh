@@ -71,3 +71,34 @@ pkg_inputs_sum() {
 			LC_ALL=C sort -z | xargs -0 cat)
 	} | sha256sum | cut -d' ' -f1
 }
+
+# pkg_cached FORMAT: when $OUT/pkg/$LTS/FORMAT was made of the same inputs,
+# say so, record the stage and exit; otherwise set INPUTS for the new build.
+pkg_cached() {
+	local fmt=$1
+	INPUTS=$(pkg_inputs_sum "$fmt")
+	if [ -f "$OUT/pkg/$LTS/$fmt/.inputs" ] && [ "$(cat "$OUT/pkg/$LTS/$fmt/.inputs")" = "$INPUTS" ]; then
+		log "$fmt" "$LTS" "cached: $OUT/pkg/$LTS/$fmt is made of the same inputs"
+		stage_end ok "cached"
+		exit 0
+	fi
+}
+
+# deb_changelog SOURCE VERSION EPOCH CHANGE...: one debian/changelog entry.
+deb_changelog() {
+	local src=$1 ver=$2 epoch=$3 c
+	shift 3
+	echo "$src ($ver) bookworm; urgency=medium"
+	echo
+	for c in "$@"; do echo "  * $c" | fold -s -w 76 | sed '2,$s/^/    /'; done
+	echo
+	echo " -- zc-kernel maintainers <zc-kernel@example.org>  $(LC_ALL=C date -u -R -d "@$epoch")"
+}
+
+# rpm_changelog VERSION-RELEASE EPOCH CHANGE...: one %changelog entry.
+rpm_changelog() {
+	local evr=$1 epoch=$2 c
+	shift 2
+	echo "* $(LC_ALL=C date -u -d "@$epoch" '+%a %b %d %Y') zc-kernel maintainers <zc-kernel@example.org> - $evr"
+	for c in "$@"; do echo "- $c"; done
+}
