@@ -44,10 +44,4 @@ if ! lintian --fail-on error,warning --tag-display-limit 0 "$changes" >"$work/li
 fi
 mkdir "$work/out"
 mv "$work"/*.deb "$work/lintian.log" "$work/out/"
-echo "$INPUTS" >"$work/out/.inputs"
-publish_dir "$work/out" "$OUT/pkg/$lts/deb"
-echo "$KREL" >"$OUT/pkg/$lts/KREL"
-for f in "$OUT/pkg/$lts/deb"/*.deb; do
-	log deb "$lts" "$(basename "$f") $(numfmt --to=iec "$(stat -c %s "$f")")"
-done
-stage_end ok "$(find "$OUT/pkg/$lts/deb" -name '*.deb' | wc -l) debs, lintian clean"
+pkg_publish deb "$work/out" lintian

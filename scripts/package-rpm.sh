@@ -51,10 +51,4 @@ if ! rpmlint -c "$TOP/packaging/rpm/rpmlint.toml" "$work/pub"/*.rpm >"$work/pub/
 	grep -E ": [EW]: " "$work/pub/rpmlint.log" | awk '{print $2, $3}' | sort | uniq -c | sort -rn >&2
 	die "rpmlint reports errors or unfiltered warnings for $lts (full list: $OUT/pkg/$lts/rpmlint.log): fix them, or filter them with a reason in packaging/rpm/rpmlint.toml"
 fi
-echo "$INPUTS" >"$work/pub/.inputs"
-publish_dir "$work/pub" "$OUT/pkg/$lts/rpm"
-echo "$KREL" >"$OUT/pkg/$lts/KREL"
-for f in "$OUT/pkg/$lts/rpm"/*.rpm; do
-	log rpm "$lts" "$(basename "$f") $(numfmt --to=iec "$(stat -c %s "$f")")"
-done
-stage_end ok "$(find "$OUT/pkg/$lts/rpm" -name '*.rpm' | wc -l) rpms, rpmlint clean"
+pkg_publish rpm "$work/pub" rpmlint

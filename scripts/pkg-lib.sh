@@ -102,3 +102,16 @@ rpm_changelog() {
 	echo "* $(LC_ALL=C date -u -d "@$epoch" '+%a %b %d %Y') zc-kernel maintainers <zc-kernel@example.org> - $evr"
 	for c in "$@"; do echo "- $c"; done
 }
+
+# pkg_publish FORMAT DIR LINTER: DIR (the linted packages) becomes
+# $OUT/pkg/$LTS/FORMAT, with its inputs sum; log the sizes, record the stage.
+pkg_publish() {
+	local fmt=$1 dir=$2 linter=$3 f
+	echo "$INPUTS" >"$dir/.inputs"
+	publish_dir "$dir" "$OUT/pkg/$LTS/$fmt"
+	echo "$KREL" >"$OUT/pkg/$LTS/KREL"
+	for f in "$OUT/pkg/$LTS/$fmt"/*."$fmt"; do
+		log "$fmt" "$LTS" "$(basename "$f") $(numfmt --to=iec "$(stat -c %s "$f")")"
+	done
+	stage_end ok "$(find "$OUT/pkg/$LTS/$fmt" -name "*.$fmt" | wc -l) ${fmt}s, $linter clean"
+}
