@@ -15,7 +15,7 @@ set -euo pipefail
 declare -A GROUP
 # fetch, patch, build a kernel, the C tests, the test suite
 GROUP[base]="build-essential yamllint bc bison flex libssl-dev libelf-dev rsync kmod cpio xz-utils zstd
-  ccache git patch dpkg-dev ca-certificates debian-archive-keyring jq libxml2-utils python3
+  ccache git patch dpkg-dev dwarves openssl ca-certificates debian-archive-keyring jq libxml2-utils python3
   python3-yaml shellcheck strace busybox-static qemu-system-x86 qemu-utils file"
 # packages: .deb and .rpm and their linters
 GROUP[pkg]="debhelper fakeroot lintian rpm rpmlint debootstrap"

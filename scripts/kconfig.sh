@@ -48,3 +48,56 @@ if [ "${#bad[@]}" -gt 0 ]; then
 	echo "Add the options they depend on to the fragment, or drop them from it." >&2
 	exit 1
 fi
+
+# Drift: with a Debian base, every option of the final .config that differs
+# from Debian's must be explained by a fragment (checked above) or by a rule
+# of DRIFT_ALLOW (options Kconfig derives from the toolchain). The full list,
+# with what explains each line, goes to DRIFT_REPORT (part of the results).
+if [ -n "${DRIFT_REPORT:-}" ] && [ -f "$base" ]; then
+	[ -f "${DRIFT_ALLOW:-}" ] || die "DRIFT_ALLOW=${DRIFT_ALLOW:-} is not a file"
+	python3 - "$base" "$obj/.config" "$DRIFT_ALLOW" "$DRIFT_REPORT" "$@" <<-'PY' || exit 1
+		import re, sys, os
+		base, final, allow, report = sys.argv[1:5]
+		frags = sys.argv[5:]
+		def parse(p):
+		    d = {}
+		    for l in open(p):
+		        l = l.rstrip('\n')
+		        m = re.match(r'(CONFIG_\w+)=(.*)$', l)
+		        if m: d[m.group(1)] = m.group(2); continue
+		        m = re.match(r'# (CONFIG_\w+) is not set$', l)
+		        if m: d[m.group(1)] = 'n'
+		    return d
+		b, f = parse(base), parse(final)
+		fragopt = {}
+		for fr in frags:
+		    for o in parse(fr): fragopt[o] = os.path.basename(fr)
+		rules = []
+		for l in open(allow):
+		    if not l.strip() or l.startswith('#'): continue
+		    parts = l.split(None, 1)
+		    rules.append((re.compile(parts[0] + '$'), parts[1].strip() if len(parts) > 1 else ''))
+		out, bad = [], []
+		for o in sorted(set(b) | set(f)):
+		    bv, fv = b.get(o, 'n'), f.get(o, 'n')
+		    if bv == fv: continue
+		    why = None
+		    if o in fragopt: why = 'fragment ' + fragopt[o]
+		    else:
+		        for rx, reason in rules:
+		            if rx.match(o): why = 'toolchain: ' + reason; break
+		    line = '%s: debian=%s build=%s  (%s)' % (o, b.get(o, '(absent)'), f.get(o, '(absent)'), why or 'UNEXPLAINED')
+		    out.append(line)
+		    if not why: bad.append(line)
+		with open(report + '.new', 'w') as fh:
+		    fh.write('# %d option(s) differ from %s; %d unexplained\n' % (len(out), os.path.basename(base), len(bad)))
+		    fh.write(''.join(x + '\n' for x in out))
+		os.replace(report + '.new', report)
+		if bad:
+		    sys.stderr.write('error: %d option(s) of the final .config differ from Debian\'s configuration with no fragment or rule to explain them:\n' % len(bad))
+		    for x in bad[:40]: sys.stderr.write('  ' + x + '\n')
+		    if len(bad) > 40: sys.stderr.write('  ... (%d more; all in %s)\n' % (len(bad) - 40, report))
+		    sys.stderr.write('Set them in a fragment (with the reason), or add a rule to %s if the toolchain decides them.\n' % allow)
+		    sys.exit(1)
+	PY
+fi

@@ -3,13 +3,18 @@
 # from the patched tree, once, and stage what both package formats ship:
 #   $OUT/build/<profile>/<lts>/stage/image/    boot/{vmlinuz,System.map,config}-KREL, lib/modules/KREL
 #   $OUT/build/<profile>/<lts>/stage/headers/  usr/src/linux-headers-KREL, lib/modules/KREL/build
-#   $OUT/build/<profile>/<lts>/KREL, build.json
-# LOCALVERSION is -zc<ZC_REVISION> (set explicitly: 6.x would append "+").
-# SOURCE_DATE_EPOCH and KBUILD_BUILD_{TIMESTAMP,USER,HOST} come from ZC_DATE
-# in source.conf, so the same inputs give the same bytes. ccache is used when
-# present, with CCACHE_BASEDIR so fresh clones share its cache.
-#   CONFIG_ONLY=1  configure and check the profile, do not compile (CI's
-#                  proof for the `distro` profile, which takes hours to build)
+#   $OUT/build/<profile>/<lts>/KREL, build.json, config-drift.txt (Debian-based profiles)
+# The kernel release names everything that changes the bytes (lib.sh,
+# kernel_identity): upstream version, Debian revision, series revision and
+# profile, e.g. 5.10.262-1-zc1-cloud. KBUILD_BUILD_VERSION and
+# CONFIG_BUILD_SALT follow the package version, so `uname -v` and build ids
+# tell builds apart. SOURCE_DATE_EPOCH and KBUILD_BUILD_{TIMESTAMP,USER,HOST}
+# come from ZC_DATE in source.conf, so the same inputs give the same bytes.
+# ccache is used when present, with CCACHE_BASEDIR so fresh clones share it.
+# While compiling, a progress line every PROGRESS_EVERY seconds (default 30):
+# objects compiled out of the expected total (the last full build's count, or
+# an estimate from the Makefiles), elapsed time and ETA.
+#   CONFIG_ONLY=1  configure and check the profile, do not compile
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -23,17 +28,18 @@ proffile="$TOP/packaging/configs/$profile.profile"
 [ -f "$proffile" ] || die "unknown profile '$profile': no $proffile (profiles: $(cd "$TOP/packaging/configs" && ls ./*.profile | sed 's|./||; s|\.profile||' | tr '\n' ' '))"
 PROF_BASE="" PROF_FRAGMENTS=""
 parse_kv "$proffile" PROF_
-stage_begin "$lts" kernel
+stage_begin "$(kid "$lts" "$profile")" kernel
 
 base="$OUT/build/$profile/$lts"
 obj="$base/obj"
 mkdir -p "$obj"
-localversion="-zc$CONF_ZC_REVISION"
+kernel_identity "$lts" "$profile"
+localversion=$ZC_LOCALVERSION
 epoch=$(date -u -d "$CONF_ZC_DATE" +%s) || die "ZC_DATE=$CONF_ZC_DATE in source.conf is not a date"
 export SOURCE_DATE_EPOCH=$epoch
 KBUILD_BUILD_TIMESTAMP="$(LC_ALL=C date -u -d "@$epoch")"
 export KBUILD_BUILD_TIMESTAMP
-export KBUILD_BUILD_USER=zc-kernel KBUILD_BUILD_HOST=zc-kernel KBUILD_BUILD_VERSION=1
+export KBUILD_BUILD_USER=zc-kernel KBUILD_BUILD_HOST=zc-kernel KBUILD_BUILD_VERSION="$ZC_SALT"
 export CCACHE_BASEDIR="$TOP"
 cc=gcc
 if command -v ccache >/dev/null; then cc="ccache gcc"; fi
@@ -48,11 +54,7 @@ kmake=(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$tree" O="$obj" ARCH=x86
 # One kernel build at a time on this machine, whatever `make -j` runs.
 # (STAGE_ONLY=1 re-stages an existing build: no compile, no lock.)
 if [ "${STAGE_ONLY:-0}" != 1 ]; then
-	exec 9>"$OUT/.kernel-build.lock"
-	if ! flock -n 9; then
-		log kernel "$lts" "waiting for another kernel build to finish"
-		flock 9
-	fi
+	kernel_build_lock "$lts"
 fi
 
 # --- configure ---
@@ -67,19 +69,12 @@ case "$PROF_BASE" in
 debian:*)
 	# Debian's own config, from the pinned linux-config-<lts> package.
 	cfgname=${PROF_BASE#debian:}
-	[ -n "${CONF_CONFIG_PACKAGE:-}" ] || die "$lts: source.conf has no CONFIG_PACKAGE= for the distro profile"
-	cdeb="$CACHE_DIR/debs/${CONF_CONFIG_PACKAGE}_${CONF_VERSION}_amd64.deb"
-	if [ ! -f "$cdeb" ]; then
-		log kernel "$lts" "downloading $CONF_CONFIG_PACKAGE=$CONF_VERSION"
-		dl=$(mktemp -d "$CACHE_DIR/debs/.dl.XXXXXX")
-		cleanup_on_exit "$dl"
-		papt_download "$CONF_CONFIG_PACKAGE" "$CONF_VERSION" "$dl"
-		verify_sha256 "$dl"/*.deb "$CONF_CONFIG_DEB_SHA256" "downloaded $CONF_CONFIG_PACKAGE $CONF_VERSION"
-		mv "$dl"/*.deb "$cdeb"
-	fi
-	verify_sha256 "$cdeb" "$CONF_CONFIG_DEB_SHA256" "$CONF_CONFIG_PACKAGE $CONF_VERSION"
-	dpkg-deb --fsys-tarfile "$cdeb" | tar -xO --wildcards "*/$cfgname" | xz -dc >"$base/debian.config" ||
+	[ -n "${CONF_CONFIG_PACKAGE:-}" ] && [ -n "${CONF_CONFIG_VERSION:-}" ] && [ -n "${CONF_CONFIG_DEB_SHA256:-}" ] ||
+		die "$lts: source.conf needs CONFIG_PACKAGE=, CONFIG_VERSION= and CONFIG_DEB_SHA256= for the $profile profile"
+	cdeb=$(fetch_pinned_deb "$CONF_CONFIG_PACKAGE" "$CONF_CONFIG_VERSION" amd64 "$CONF_CONFIG_DEB_SHA256")
+	dpkg-deb --fsys-tarfile "$cdeb" | tar -xO --wildcards "*/$cfgname" | xz -dc >"$base/debian.config.new" ||
 		die "$cdeb has no $cfgname"
+	mv "$base/debian.config.new" "$base/debian.config"
 	basecfg="$base/debian.config"
 	;;
 *) basecfg=$PROF_BASE ;;
@@ -88,7 +83,21 @@ if [ "${STAGE_ONLY:-0}" = 1 ]; then
 	[ -f "$obj/arch/x86/boot/bzImage" ] || die "STAGE_ONLY=1 but $lts was never built in $obj"
 else
 	log kernel "$lts" "configuring profile $profile ($PROF_BASE + $PROF_FRAGMENTS)"
+	# The build's own identity, as a fragment: checked like the others.
+	printf '# Generated by kernel.sh: the build salt follows the package version.\nCONFIG_BUILD_SALT="%s"\n' \
+		"$ZC_SALT" >"$base/identity.config"
+	fragments+=("$base/identity.config")
+	if [[ $PROF_BASE == debian:* ]]; then
+		export DRIFT_REPORT="$base/config-drift.txt" DRIFT_ALLOW="$TOP/packaging/configs/${PROF_DRIFT_ALLOW:-toolchain.drift}"
+	fi
 	"$TOP/scripts/kconfig.sh" "$tree" "$obj" "$basecfg" "${fragments[@]}"
+	# Modules are signed with the project's persistent key (make keys), never
+	# a random per-build one: the same inputs give the same bytes.
+	if grep -q '^CONFIG_MODULE_SIG_ALL=y' "$obj/.config"; then
+		"$TOP/scripts/module-key.sh" >/dev/null
+		install -D -m 0600 "$KEYS_DIR/module/signing_key.pem" "$obj/certs/signing_key.pem"
+		install -D -m 0644 "$KEYS_DIR/module/signing_key.x509" "$obj/certs/signing_key.x509"
+	fi
 fi
 krel=$("${kmake[@]}" -s kernelrelease)
 [ "$krel" = "$(make -s -C "$tree" kernelversion)$localversion" ] ||
@@ -105,13 +114,38 @@ t0=$SECONDS
 ccache_hits() { ccache -s 2>/dev/null | awk '/^ *Hits:/ {print $2; exit}' || true; }
 ccache_before=$(ccache_hits)
 log kernel "$lts" "building $krel (profile $profile, -j$jobs, CC=$cc)"
+stats="$CACHE_DIR/build-stats/$profile-$SRC_LINE.objects"
+fresh=0
+[ -f "$obj/vmlinux" ] || fresh=1
 if [ "${STAGE_ONLY:-0}" = 1 ]; then
 	: # built before
-elif ! "${kmake[@]}" bzImage modules >"$base/build.log" 2>&1; then
-	tail -n 30 "$base/build.log" >&2
-	die "the $lts kernel does not build (full log: $base/build.log)"
+else
+	if [ -s "$stats" ]; then expect=$(cat "$stats") expect_how="last full build"
+	else expect=$("$TOP/scripts/kobjects-estimate.sh" "$tree" "$obj/.config") expect_how="estimate"; fi
+	: >"$base/build.log"
+	"${kmake[@]}" bzImage modules >"$base/build.log" 2>&1 &
+	kpid=$!
+	build_progress "$lts" "$profile" "$base/build.log" "$expect" "$expect_how" "$kpid" &
+	ppid=$!
+	krc=0
+	wait "$kpid" || krc=$?
+	kill "$ppid" 2>/dev/null || true
+	wait "$ppid" 2>/dev/null || true
+	if [ "$krc" != 0 ]; then
+		grep -E 'error|Error' "$base/build.log" | tail -n 15 >&2 || true
+		tail -n 15 "$base/build.log" >&2
+		if grep -q 'No space left on device' "$base/build.log"; then
+			die "the $lts kernel build ran out of disk space in $obj ($(df -h --output=avail "$obj" | tail -n1 | tr -d ' ') free): free some space and run it again"
+		fi
+		die "the $lts kernel does not build (full log: $base/build.log)"
+	fi
 fi
 build_s=$((SECONDS - t0))
+objects=$(grep -cE '^  CC ' "$base/build.log" || true)
+if [ "$fresh" = 1 ] && [ "${STAGE_ONLY:-0}" != 1 ] && [ "$objects" -gt 0 ]; then
+	mkdir -p "${stats%/*}"
+	echo "$objects" >"$stats.new" && mv "$stats.new" "$stats"
+fi
 if [ "${STAGE_ONLY:-0}" = 1 ] && [ -f "$base/build.json" ]; then
 	build_s=$(jq -r .build_seconds "$base/build.json")
 fi
@@ -182,9 +216,12 @@ ccache_after=$(ccache_hits)
 jq -n --arg kernel "$lts" --arg profile "$profile" --arg krel "$krel" --argjson seconds "$build_s" \
 	--argjson bzimage "$(stat -c %s "$obj/arch/x86/boot/bzImage")" \
 	--argjson modules "$(find "$img/lib/modules/$krel" -name '*.ko' | wc -l)" \
+	--arg kver "$(make -s -C "$tree" kernelversion)" --arg pkgver "$ZC_PKGVER" \
+	--argjson objects "$objects" --argjson fresh "$fresh" \
 	--arg series "$(grep SERIES_SHA256 "$tree/.zc-series" | cut -d= -f2)" \
 	--arg ccache_hits "$(( ${ccache_after:-0} - ${ccache_before:-0} ))" \
-	'{kernel: $kernel, profile: $profile, krel: $krel, build_seconds: $seconds,
+	'{kernel: $kernel, profile: $profile, krel: $krel, kver: $kver, pkgver: $pkgver,
+	  build_seconds: $seconds, objects_compiled: $objects, from_scratch: ($fresh == 1),
 	  bzimage_bytes: $bzimage, modules: $modules, series_sha256: $series,
 	  ccache_hits: ($ccache_hits | tonumber)}' >"$base/build.json"
 log kernel "$lts" "built $krel in ${build_s}s: bzImage $(numfmt --to=iec "$(stat -c %s "$obj/arch/x86/boot/bzImage")"), $(find "$img/lib/modules/$krel" -name '*.ko' | wc -l) module(s)"

@@ -235,3 +235,130 @@ stage_end() {
 # cleanup_on_exit DIR: remove DIR when the script exits, whatever the outcome.
 _cleanup_dirs=()
 cleanup_on_exit() { _cleanup_dirs+=("$1"); trap '_stage_trap' EXIT; }
+
+# kernel_identity LTS PROFILE: after load_conf, the names of one build, which
+# change whenever its bytes may change (source version with its Debian
+# revision, series revision, profile), as Debian's flavours are named:
+#   ZC_DEBREV   Debian revision, '~' made '-' (1, 1-deb12u1)
+#   ZC_LOCALVERSION  -<debrev>-zc<N>-<profile>  (kernel LOCALVERSION)
+#   ZC_PKGVER   package version: <Debian version>+zc<N> (5.10.262-1+zc1)
+#   ZC_SALT     CONFIG_BUILD_SALT and KBUILD_BUILD_VERSION: <pkgver>-<profile>
+# The kernel release is `make kernelversion` + ZC_LOCALVERSION, for example
+# 5.10.262-1-zc1-cloud.
+# shellcheck disable=SC2034  # the variables are read by the sourcing scripts
+kernel_identity() {
+	local profile=$2 rev
+	rev=${CONF_VERSION##*-}
+	[ "$rev" != "$CONF_VERSION" ] || die "$1: VERSION=$CONF_VERSION has no Debian revision"
+	ZC_DEBREV=${rev//\~/-}
+	[[ $ZC_DEBREV =~ ^[A-Za-z0-9.+-]+$ ]] || die "$1: Debian revision '$rev' gives no valid kernel release"
+	[[ $profile =~ ^[a-z0-9]+$ ]] || die "bad profile name '$profile' (lower-case letters and digits only)"
+	ZC_LOCALVERSION="-$ZC_DEBREV-zc$CONF_ZC_REVISION-$profile"
+	ZC_PKGVER="$CONF_VERSION+zc$CONF_ZC_REVISION"
+	ZC_SALT="$ZC_PKGVER-$profile"
+}
+
+# kernel_build_lock: one kernel build at a time on this machine, whichever
+# checkout or OUT it comes from (they share the cores and the ccache).
+kernel_build_lock() {
+	mkdir -p "$CACHE_DIR"
+	exec 9>"$CACHE_DIR/kernel-build.lock"
+	if ! flock -n 9; then
+		log kernel "${1:-?}" "waiting for another kernel build on this machine to finish ($CACHE_DIR/kernel-build.lock)"
+		flock 9
+	fi
+}
+
+# fetch_pinned_deb PKG VERSION ARCH SHA256: the path of PKG=VERSION in the
+# download cache, fetched through the private apt configuration when missing
+# and verified against its pin at every use.
+fetch_pinned_deb() {
+	local pkg=$1 ver=$2 arch=$3 want=$4 deb dl got
+	mkdir -p "$CACHE_DIR/debs"
+	deb="$CACHE_DIR/debs/${pkg}_${ver//:/%3a}_$arch.deb"
+	if [ ! -f "$deb" ]; then
+		log fetch "$pkg" "downloading $pkg=$ver" 
+		dl=$(mktemp -d "$CACHE_DIR/debs/.dl.XXXXXX")
+		cleanup_on_exit "$dl"
+		papt_download "$pkg" "$ver" "$dl" >&2
+		got=$(find "$dl" -maxdepth 1 -name "${pkg}_*.deb" | head -n1)
+		[ -n "$got" ] || die "apt-get download produced no .deb for $pkg=$ver (see $dl/download.log)"
+		verify_sha256 "$got" "$want" "downloaded $pkg $ver"
+		mv "$got" "$deb"
+	fi
+	verify_sha256 "$deb" "$want" "$pkg $ver (cached .deb)"
+	echo "$deb"
+}
+
+# build_progress LTS PROFILE LOG EXPECTED HOW PID: while PID runs, one line
+# every PROGRESS_EVERY seconds: objects compiled (CC lines of LOG) out of
+# EXPECTED, elapsed time and an ETA from the rate so far.
+build_progress() {
+	local lts=$1 profile=$2 logf=$3 expect=$4 how=$5 pid=$6 t0=$SECONDS n el pct eta
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep "${PROGRESS_EVERY:-30}"
+		kill -0 "$pid" 2>/dev/null || break
+		n=$(grep -cE '^  CC ' "$logf" || true)
+		el=$((SECONDS - t0))
+		if [ "${expect:-0}" -gt 0 ]; then
+			pct=$((100 * n / expect))
+			[ "$pct" -le 99 ] || pct=99
+			if [ "$n" -gt 0 ] && [ "$n" -lt "$expect" ]; then
+				eta=$(((expect - n) * el / n))
+				eta=$(printf '%d:%02d' $((eta / 60)) $((eta % 60)))
+			else eta='?'; fi
+			log kernel "$lts" "$profile: $n/$expect objects ($pct %, $how), $((el / 60)):$(printf '%02d' $((el % 60))) elapsed, ETA $eta"
+		else
+			log kernel "$lts" "$profile: $n objects, $((el / 60)):$(printf '%02d' $((el % 60))) elapsed"
+		fi
+	done
+}
+
+# papt_versions PACKAGE SUITES: every version of PACKAGE that the suites
+# (comma-separated) of the private apt configuration serve, newest first, as
+# "version suite" lines. Fails (no output) when the lists cannot be read.
+papt_versions() {
+	local pkg=$1 suites=$2
+	local -a opts
+	mapfile -t opts < <(papt_opts)
+	apt-cache "${opts[@]}" madison "$pkg" 2>/dev/null | awk -F'|' -v s=",$suites," '
+		{ gsub(/ /, "", $2); split($3, a, " "); split(a[2], b, "/"); if (index(s, "," b[1] ",")) print $2, b[1] }' |
+		sort -u | while read -r v su; do printf '%s %s\n' "$v" "$su"; done |
+		sort -k1,1 -V -r | awk '!seen[$1]++' | {
+		# sort -V is not dpkg's order ('~'): re-sort with dpkg, a few lines.
+		mapfile -t l
+		local i j t
+		for ((i = 1; i < ${#l[@]}; i++)); do
+			for ((j = i; j > 0; j--)); do
+				if dpkg --compare-versions "${l[j]%% *}" gt "${l[j - 1]%% *}"; then
+					t=${l[j]} l[j]=${l[j - 1]} l[j - 1]=$t
+				else break; fi
+			done
+		done
+		[ "${#l[@]}" -eq 0 ] || printf '%s\n' "${l[@]}"
+	}
+}
+
+# papt_abi_headers VERSION FLAVOUR: "package sha256" of Debian's
+# linux-headers-<abi>-<flavour> built from the same source VERSION.
+papt_abi_headers() {
+	local ver=$1 flavour=$2
+	local f
+	for f in "$PAPT_DIR"/lists/*_Packages*; do
+		[ -f "$f" ] && /usr/lib/apt/apt-helper cat-file "$f"
+		echo
+	done 2>/dev/null | awk -v v="$ver" -v f="$flavour" '
+		/^Package: / { p = $2; ver = ""; sha = "" }
+		/^Version: / { ver = $2 }
+		/^SHA256: / { sha = $2 }
+		/^$/ { if (ver == v && p ~ ("^linux-headers-.*-" f "$") && p !~ /-common/) { print p, sha; exit } }'
+}
+
+# kid LTS [PROFILE]: the name of one kernel line built with one profile under
+# out/{pkg,images,results,status}/: the line alone for the default `smoke`
+# profile (5.10), <lts>-<profile> for the others (5.10-cloud). Builds live in
+# out/build/<profile>/<lts>/.
+kid() {
+	local p=${2:-${PROFILE:-smoke}}
+	if [ "$p" = smoke ]; then echo "$1"; else echo "$1-$p"; fi
+}

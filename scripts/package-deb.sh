@@ -11,11 +11,11 @@ set -euo pipefail
 
 lts=${1:-}
 pkg_setup "$lts"
-stage_begin "$lts" deb
+stage_begin "$KID" deb
 pkg_cached deb
 tpl="$TOP/packaging/deb/kernel"
-mkdir -p "$OUT/pkg/$lts"
-work=$(mktemp -d "$OUT/pkg/$lts/.deb.XXXXXX")
+mkdir -p "$OUT/pkg/$KID"
+work=$(mktemp -d "$OUT/pkg/$KID/.deb.XXXXXX")
 cleanup_on_exit "$work"
 src="$work/linux-zc-$KREL"
 mkdir -p "$src/debian/source"
@@ -32,14 +32,14 @@ subst "$tpl/linux-headers.lintian-overrides" >"$src/debian/linux-headers-$KREL.l
 deb_changelog linux-zc "$DEBVER" "$EPOCH" "${CHANGES[@]}" >"$src/debian/changelog"
 
 (cd "$src" && quietly "$work/build.log" dpkg-buildpackage -b -us -uc -a amd64) ||
-	die "dpkg-buildpackage failed for $lts (log: $work/build.log, kept in $OUT/pkg/$lts/deb-build.log)"
-cp "$work/build.log" "$OUT/pkg/$lts/deb-build.log"
+	die "dpkg-buildpackage failed for $lts (log: $work/build.log, kept in $OUT/pkg/$KID/deb-build.log)"
+cp "$work/build.log" "$OUT/pkg/$KID/deb-build.log"
 
 changes=$(ls "$work"/*.changes)
 log deb "$lts" "lintian"
 if ! lintian --fail-on error,warning --tag-display-limit 0 "$changes" >"$work/lintian.log" 2>&1; then
 	cat "$work/lintian.log" >&2
-	cp "$work/lintian.log" "$OUT/pkg/$lts/lintian.log"
+	cp "$work/lintian.log" "$OUT/pkg/$KID/lintian.log"
 	die "lintian reports errors or warnings without an override for $lts: fix them, or override them with a reason in $tpl"
 fi
 mkdir "$work/out"

@@ -12,10 +12,10 @@ set -euo pipefail
 
 lts=${1:-}
 pkg_setup "$lts"
-stage_begin "$lts" rpm
+stage_begin "$KID" rpm
 pkg_cached rpm
-mkdir -p "$OUT/pkg/$lts"
-work=$(mktemp -d "$OUT/pkg/$lts/.rpm.XXXXXX")
+mkdir -p "$OUT/pkg/$KID"
+work=$(mktemp -d "$OUT/pkg/$KID/.rpm.XXXXXX")
 cleanup_on_exit "$work"
 log rpm "$lts" "packaging $KREL as kernel-zc-$RPMVER-$RPMREL"
 
@@ -47,8 +47,8 @@ mkdir -p "$work/pub"
 find "$work/out" -name '*.rpm' -exec mv {} "$work/pub/" \;
 log rpm "$lts" "rpmlint"
 if ! rpmlint -c "$TOP/packaging/rpm/rpmlint.toml" "$work/pub"/*.rpm >"$work/pub/rpmlint.log" 2>&1; then
-	cp "$work/pub/rpmlint.log" "$OUT/pkg/$lts/rpmlint.log"
+	cp "$work/pub/rpmlint.log" "$OUT/pkg/$KID/rpmlint.log"
 	grep -E ": [EW]: " "$work/pub/rpmlint.log" | awk '{print $2, $3}' | sort | uniq -c | sort -rn >&2
-	die "rpmlint reports errors or unfiltered warnings for $lts (full list: $OUT/pkg/$lts/rpmlint.log): fix them, or filter them with a reason in packaging/rpm/rpmlint.toml"
+	die "rpmlint reports errors or unfiltered warnings for $lts (full list: $OUT/pkg/$KID/rpmlint.log): fix them, or filter them with a reason in packaging/rpm/rpmlint.toml"
 fi
 pkg_publish rpm "$work/pub" rpmlint

@@ -9,19 +9,22 @@
 pkg_setup() {
 	local lts=$1 p origin series
 	LTS=$lts
+	KID=$(kid "$lts")
 	load_conf "$lts"
 	BUILD="$OUT/build/${PROFILE:-smoke}/$lts"
 	[ -f "$BUILD/KREL" ] || die "no built kernel for $lts (profile ${PROFILE:-smoke}): run 'make kernel KERNEL=$lts' first"
 	KREL=$(cat "$BUILD/KREL")
-	KVER=${KREL%-zc*}
+	KVER=$(jq -r .kver "$BUILD/build.json")
+	kernel_identity "$lts" "${PROFILE:-smoke}"
+	[ "$KREL" = "$KVER$ZC_LOCALVERSION" ] || die "$BUILD holds $KREL, but source.conf now gives $KVER$ZC_LOCALVERSION: run 'make kernel KERNEL=$lts' again"
 	STAGE="$BUILD/stage"
 	[ -f "$STAGE/.complete" ] && [ -f "$BUILD/stage.sha256" ] || die "$STAGE is incomplete: run 'make kernel KERNEL=$lts' again"
-	# Debian version of the source, plus the series revision: 5.10.223-1+zc1.
-	DEBVER="$CONF_VERSION+zc$CONF_ZC_REVISION"
+	# Debian version of the source, plus the series revision: 5.10.262-1+zc1.
+	DEBVER=$ZC_PKGVER
 	# RPM: Version is the kernel's, Release the Debian revision and ours
-	# (5.10.223-1.zc1); '-' is not allowed in either.
+	# and the profile (5.10.262-1.zc1.cloud); '-' is not allowed in either.
 	RPMVER=$KVER
-	RPMREL="${CONF_VERSION#*-}.zc$CONF_ZC_REVISION"
+	RPMREL="${CONF_VERSION##*-}.zc$CONF_ZC_REVISION.${PROFILE:-smoke}"
 	EPOCH=$(date -u -d "$CONF_ZC_DATE" +%s)
 	export SOURCE_DATE_EPOCH=$EPOCH
 
@@ -41,7 +44,7 @@ pkg_setup() {
 		SUMMARY="Carries the backport of TCP zerocopy short-circuit small reads (v5.11)."
 		CHANGES+=("User-visible: getsockopt(TCP_ZEROCOPY_RECEIVE) now succeeds for small reads (inq < PAGE_SIZE or fitting the copy buffer) where it failed with EINVAL.")
 	fi
-	CHANGES+=("Built with profile ${PROFILE:-smoke}, LOCALVERSION -zc$CONF_ZC_REVISION.")
+	CHANGES+=("Built with profile ${PROFILE:-smoke}, kernel release $KREL.")
 }
 
 # subst FILE: the template FILE with @KEY@ placeholders filled in.
@@ -72,13 +75,13 @@ pkg_inputs_sum() {
 	} | sha256sum | cut -d' ' -f1
 }
 
-# pkg_cached FORMAT: when $OUT/pkg/$LTS/FORMAT was made of the same inputs,
+# pkg_cached FORMAT: when $OUT/pkg/$KID/FORMAT was made of the same inputs,
 # say so, record the stage and exit; otherwise set INPUTS for the new build.
 pkg_cached() {
 	local fmt=$1
 	INPUTS=$(pkg_inputs_sum "$fmt")
-	if [ -f "$OUT/pkg/$LTS/$fmt/.inputs" ] && [ "$(cat "$OUT/pkg/$LTS/$fmt/.inputs")" = "$INPUTS" ]; then
-		log "$fmt" "$LTS" "cached: $OUT/pkg/$LTS/$fmt is made of the same inputs"
+	if [ -f "$OUT/pkg/$KID/$fmt/.inputs" ] && [ "$(cat "$OUT/pkg/$KID/$fmt/.inputs")" = "$INPUTS" ]; then
+		log "$fmt" "$LTS" "cached: $OUT/pkg/$KID/$fmt is made of the same inputs"
 		stage_end ok "cached"
 		exit 0
 	fi
@@ -104,14 +107,14 @@ rpm_changelog() {
 }
 
 # pkg_publish FORMAT DIR LINTER: DIR (the linted packages) becomes
-# $OUT/pkg/$LTS/FORMAT, with its inputs sum; log the sizes, record the stage.
+# $OUT/pkg/$KID/FORMAT, with its inputs sum; log the sizes, record the stage.
 pkg_publish() {
 	local fmt=$1 dir=$2 linter=$3 f
 	echo "$INPUTS" >"$dir/.inputs"
-	publish_dir "$dir" "$OUT/pkg/$LTS/$fmt"
-	echo "$KREL" >"$OUT/pkg/$LTS/KREL"
-	for f in "$OUT/pkg/$LTS/$fmt"/*."$fmt"; do
+	publish_dir "$dir" "$OUT/pkg/$KID/$fmt"
+	echo "$KREL" >"$OUT/pkg/$KID/KREL"
+	for f in "$OUT/pkg/$KID/$fmt"/*."$fmt"; do
 		log "$fmt" "$LTS" "$(basename "$f") $(numfmt --to=iec "$(stat -c %s "$f")")"
 	done
-	stage_end ok "$(find "$OUT/pkg/$LTS/$fmt" -name "*.$fmt" | wc -l) ${fmt}s, $linter clean"
+	stage_end ok "$(find "$OUT/pkg/$KID/$fmt" -name "*.$fmt" | wc -l) ${fmt}s, $linter clean"
 }

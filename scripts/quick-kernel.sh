@@ -22,8 +22,7 @@ base="$OUT/build/quick/$lts"
 
 mkdir -p "$base"
 # One kernel build at a time on this machine, whatever `make -j` runs.
-exec 9>"$OUT/.kernel-build.lock"
-flock 9
+kernel_build_lock "$lts"
 
 jobs=${JOBS:-$(nproc)}
 export KBUILD_BUILD_TIMESTAMP="@0" KBUILD_BUILD_USER=zc KBUILD_BUILD_HOST=zc-kernel

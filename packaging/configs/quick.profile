@@ -1,3 +1,4 @@
 # Profile `quick`: busybox initramfs only, for the pristine-versus-patched proof.
 BASE=tinyconfig
 FRAGMENTS=quick.config
+CHANNELS=lab

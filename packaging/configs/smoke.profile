@@ -3,3 +3,4 @@
 # Kconfig differs between lines.
 BASE=tinyconfig
 FRAGMENTS=smoke.config
+CHANNELS=lab
