@@ -24,6 +24,7 @@ include tests/c.mk
 include mk/image.mk
 include mk/repo.mk
 include mk/rollout.mk
+include mk/refresh.mk
 
 .DEFAULT_GOAL := all
 .PHONY: all pipeline help deps c-bins source patch patch-check kernel deb rpm tools-pkg repro-check \
@@ -72,6 +73,8 @@ help:
 	@$(MAKE) -s --no-print-directory help-repo
 	@echo
 	@$(MAKE) -s --no-print-directory help-rollout
+	@echo
+	@$(MAKE) -s --no-print-directory help-refresh
 	@echo
 	@echo 'Other'
 	@echo '  summary              the table of the last results, one row per kernel'

@@ -164,21 +164,34 @@ papt_opts() {
 		-o "Debug::NoLocking=1"
 }
 
-# papt_update: write the private sources list and refresh it when older than
-# an hour (or when forced with PAPT_REFRESH=1).
+# papt_suites: every suite the kernel lines name (SUITES= and SUITE= of each
+# patches/<lts>/source.conf), once, sorted: the suites are data, not code.
+papt_suites() {
+	local f
+	for f in "$PATCHES_DIR"/*/source.conf; do
+		sed -n -e 's/^SUITES=//p' -e 's/^SUITE=//p' "$f"
+	done | tr ',' '\n' | sed '/^$/d' | LC_ALL=C sort -u
+}
+
+# papt_update: write the private sources list (one line per suite the kernel
+# lines name; *-security suites from the security mirror) and refresh it when
+# older than an hour (or when forced with PAPT_REFRESH=1).
+#   DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR, PAPT_KEYRING: override the archive
+#   and the keyring its Release files are verified with (the tests use a local
+#   signed archive).
 papt_update() {
-	local main sec kr=/usr/share/keyrings/debian-archive-keyring.gpg
+	local main sec kr=${PAPT_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg} s
 	local -a opts
 	main=$(debian_mirror)
 	sec=$(debian_security_mirror)
 	mkdir -p "$PAPT_DIR/lists/partial" "$PAPT_DIR/cache/archives/partial"
-	cat >"$PAPT_DIR/sources.list.new" <<-EOT
-		deb [signed-by=$kr] $main bullseye main
-		deb [signed-by=$kr] $sec bullseye-security main
-		deb [signed-by=$kr] $main bookworm main
-		deb [signed-by=$kr] $main bookworm-updates main
-		deb [signed-by=$kr] $sec bookworm-security main
-	EOT
+	for s in $(papt_suites); do
+		case "$s" in
+		*-security) echo "deb [signed-by=$kr] $sec $s main" ;;
+		*) echo "deb [signed-by=$kr] $main $s main" ;;
+		esac
+	done >"$PAPT_DIR/sources.list.new"
+	[ -s "$PAPT_DIR/sources.list.new" ] || die "no suites named in $PATCHES_DIR/*/source.conf (SUITES=)"
 	if ! cmp -s "$PAPT_DIR/sources.list.new" "$PAPT_DIR/sources.list" 2>/dev/null; then
 		mv "$PAPT_DIR/sources.list.new" "$PAPT_DIR/sources.list"
 		rm -f "$PAPT_DIR/.updated"
@@ -189,6 +202,11 @@ papt_update() {
 		mapfile -t opts < <(papt_opts)
 		quietly "$PAPT_DIR/update.log" apt-get "${opts[@]}" update ||
 			die "could not refresh the private apt lists (see $PAPT_DIR/update.log); is the Debian archive reachable?"
+		# apt-get update exits 0 when a source cannot be fetched ("old ones
+		# used instead"): stale lists must never pass for fresh ones.
+		if grep -qE '^(W|E): (Failed to fetch|Some index files failed to download)' "$PAPT_DIR/update.log"; then
+			die "could not refresh the private apt lists: $(grep -m1 -E '^(W|E): Failed to fetch' "$PAPT_DIR/update.log" | cut -c1-200) (see $PAPT_DIR/update.log); is the Debian archive reachable?"
+		fi
 		touch "$PAPT_DIR/.updated"
 	fi
 }
@@ -351,7 +369,7 @@ papt_abi_headers() {
 		/^Package: / { p = $2; ver = ""; sha = "" }
 		/^Version: / { ver = $2 }
 		/^SHA256: / { sha = $2 }
-		/^$/ { if (ver == v && p ~ ("^linux-headers-.*-" f "$") && p !~ /-common/) { print p, sha; exit } }'
+		/^$/ { if (!found && ver == v && p ~ ("^linux-headers-.*-" f "$") && p !~ /-common/) { print p, sha; found = 1 } }'
 }
 
 # kid LTS [PROFILE]: the name of one kernel line built with one profile under
