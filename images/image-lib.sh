@@ -4,16 +4,17 @@
 # scripts/lib.sh, never executed. (Not read by mkosi: only mkosi.* is.)
 
 # image_pkg_dirs LTS: PKG_DIRS_A, the .deb directories of LTS: $PKG_DIRS when
-# set (space separated), else $OUT/pkg/<lts>/deb and $OUT/pkg/common/deb.
-# Also RPM_DIRS_A: $RPM_DIRS, else $OUT/pkg/<lts>/rpm and $OUT/pkg/common/rpm
+# set (space separated), else $OUT/pkg/<kid>/deb and $OUT/pkg/common/deb.
+# Also RPM_DIRS_A: $RPM_DIRS, else $OUT/pkg/<kid>/rpm and $OUT/pkg/common/rpm
 # (RPM_DIRS=none: no rpm at all).
 image_pkg_dirs() {
-	local lts=$1 d
-	read -r -a PKG_DIRS_A <<<"${PKG_DIRS:-$OUT/pkg/$lts/deb $OUT/pkg/common/deb}"
+	local lts=$1 d kid
+	kid=$(kid "$lts")
+	read -r -a PKG_DIRS_A <<<"${PKG_DIRS:-$OUT/pkg/$kid/deb $OUT/pkg/common/deb}"
 	if [ "${RPM_DIRS:-}" = none ]; then
 		RPM_DIRS_A=()
 	else
-		read -r -a RPM_DIRS_A <<<"${RPM_DIRS:-$OUT/pkg/$lts/rpm $OUT/pkg/common/rpm}"
+		read -r -a RPM_DIRS_A <<<"${RPM_DIRS:-$OUT/pkg/$kid/rpm $OUT/pkg/common/rpm}"
 	fi
 	for d in "${PKG_DIRS_A[@]}"; do
 		[ -d "$d" ] || die "no package directory $d for $lts: build the packages first ('make package KERNEL=$lts'), or point PKG_DIRS at the .deb files"
@@ -33,11 +34,12 @@ image_rpm_files() {
 }
 
 # image_krel LTS: KREL, the kernel release of LTS's packages: $KREL when set,
-# else $OUT/pkg/<lts>/KREL, else the one linux-image-<KREL> .deb in PKG_DIRS.
+# else $OUT/pkg/<kid>/KREL, else the one linux-image-<KREL> .deb in PKG_DIRS.
 # The .deb must exist whatever the source of the name.
 image_krel() {
-	local lts=$1 f n
-	if [ -z "${KREL:-}" ] && [ -s "$OUT/pkg/$lts/KREL" ]; then KREL=$(cat "$OUT/pkg/$lts/KREL"); fi
+	local lts=$1 f n kid
+	kid=$(kid "$lts")
+	if [ -z "${KREL:-}" ] && [ -s "$OUT/pkg/$kid/KREL" ]; then KREL=$(cat "$OUT/pkg/$kid/KREL"); fi
 	if [ -z "${KREL:-}" ]; then
 		mapfile -t f < <(image_deb_files | grep '/linux-image-[^/]*\.deb$' || true)
 		n=${#f[@]}

@@ -14,11 +14,18 @@ outdated:
 	$(Q)$(SCRIPTS)/outdated.sh $(KERNELS)
 
 # One line after the other: each downloads and unpacks a kernel tree.
+# The reports of the lines refreshed go to $(OUT)/refresh/summary.md (the
+# scheduled CI job's pull-request text).
 refresh:
-	$(Q)set -e; for k in $(KERNELS); do \
+	$(Q)set -e; mkdir -p "$(OUT)/refresh"; : >"$(OUT)/refresh/summary.md"; \
+	for k in $(KERNELS); do \
 		if grep -q '^SOURCE_LINE=' "patches/$$k/source.conf" 2>/dev/null; then \
 			echo "refresh: $$k follows $$(sed -n 's/^SOURCE_LINE=//p' "patches/$$k/source.conf"): nothing to do"; \
-		else $(SCRIPTS)/refresh.sh "$$k"; fi; \
+		else \
+			rm -f "$(OUT)/refresh/$$k.txt"; $(SCRIPTS)/refresh.sh "$$k"; \
+			if [ -f "$(OUT)/refresh/$$k.txt" ]; then \
+				{ echo '```'; cat "$(OUT)/refresh/$$k.txt"; echo '```'; } >>"$(OUT)/refresh/summary.md"; fi; \
+		fi; \
 	done
 
 help-refresh:

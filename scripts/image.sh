@@ -27,9 +27,10 @@ set -euo pipefail
 
 lts=${1:-}
 load_conf "$lts"
+kid=$(kid "$lts")
 image_pkg_dirs "$lts"
 image_krel "$lts"
-stage_begin "$lts" image
+stage_begin "$kid" image
 
 # --- tools ---
 command -v mkosi >/dev/null || die "mkosi is not installed: run 'make deps' (mkosi 24 from bookworm-backports)"
@@ -53,7 +54,7 @@ profile=${PROFILE:-smoke}
 	die "no image profile for the kernel profile '$profile': add images/mkosi.profiles/$profile.conf (there: $(cd "$TOP/images/mkosi.profiles" && ls | sed 's/\.conf$//' | tr '\n' ' '))"
 
 # --- inputs ---
-dest="$OUT/images/$lts"
+dest="$OUT/images/$kid"
 name="zc-${lts}_$KREL"
 mapfile -t debs < <(image_deb_files)
 # mkosi makes a reprepro repository of the package directories, and reprepro
@@ -73,7 +74,7 @@ inputs=$(
 )
 if [ "${IMAGE_FORCE:-0}" = 0 ] && [ -f "$dest/image.json" ] && [ -f "$dest/$name.raw" ] &&
 	[ "$(jq -r .inputs_sha256 "$dest/image.json")" = "$inputs" ]; then
-	log image "$lts" "up to date: $dest/$name.raw (same packages and images/; IMAGE_FORCE=1 rebuilds)"
+	log image "$kid" "up to date: $dest/$name.raw (same packages and images/; IMAGE_FORCE=1 rebuilds)"
 	stage_end ok "$KREL up to date"
 	exit 0
 fi
@@ -83,7 +84,7 @@ mcache="$CACHE_DIR/mkosi"
 mkdir -p "$mcache/incremental" "$mcache/packages" "$OUT/images"
 exec 8>"$mcache/.lock"
 if ! flock -n 8; then
-	log image "$lts" "waiting for another mkosi build (lock $mcache/.lock)"
+	log image "$kid" "waiting for another mkosi build (lock $mcache/.lock)"
 	flock 8
 fi
 force=()
@@ -103,15 +104,15 @@ mkosi_args=(
 for d in "${PKG_DIRS_A[@]}"; do mkosi_args+=(--volatile-package-directory "$d"); done
 warm=cold
 if compgen -G "$mcache/incremental/*.cache" >/dev/null; then warm=warm; fi
-log image "$lts" "building $name.raw with mkosi $mver ($warm incremental cache; packages from ${PKG_DIRS_A[*]})"
+log image "$kid" "building $name.raw with mkosi $mver ($warm incremental cache; packages from ${PKG_DIRS_A[*]})"
 t0=$SECONDS
 # mkosi insists on a terminal-less, non-interactive run: stdin from /dev/null.
 if ! quietly "$tmp/build.log" mkosi "${mkosi_args[@]}" "${force[@]}" build </dev/null; then
-	cp "$tmp/build.log" "$OUT/images/$lts.failed.log"
-	die "mkosi could not build the $lts image (log: $OUT/images/$lts.failed.log).
+	cp "$tmp/build.log" "$OUT/images/$kid.failed.log"
+	die "mkosi could not build the $lts image (log: $OUT/images/$kid.failed.log).
 Check that the packages in ${PKG_DIRS_A[*]} install (their Depends must be in Debian bookworm)."
 fi
-rm -f "$OUT/images/$lts.failed.log"
+rm -f "$OUT/images/$kid.failed.log"
 secs=$((SECONDS - t0))
 
 # --- check what was built ---
@@ -152,5 +153,5 @@ rm -rf "$dest.old"
 if [ -d "$dest" ]; then mv "$dest" "$dest.old"; fi
 mv "$tmp" "$dest"
 rm -rf "$dest.old"
-log image "$lts" "built $dest/$name.raw in ${secs}s ($warm cache): $(numfmt --to=iec "$bytes") ($(numfmt --to=iec "$used") allocated)"
+log image "$kid" "built $dest/$name.raw in ${secs}s ($warm cache): $(numfmt --to=iec "$bytes") ($(numfmt --to=iec "$used") allocated)"
 stage_end ok "$KREL ${secs}s $(numfmt --to=iec "$used")"

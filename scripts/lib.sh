@@ -380,3 +380,12 @@ kid() {
 	local p=${2:-${PROFILE:-smoke}}
 	if [ "$p" = smoke ]; then echo "$1"; else echo "$1-$p"; fi
 }
+
+# expected_krel LTS [PROFILE]: the kernel release a build of LTS with PROFILE
+# will have, from the pins alone (the upstream part of the Debian version is
+# the tree's `make kernelversion`; kernel.sh checks that it is).
+expected_krel() {
+	load_conf "$1"
+	kernel_identity "$1" "${2:-${PROFILE:-smoke}}"
+	echo "${CONF_VERSION%-*}$ZC_LOCALVERSION"
+}

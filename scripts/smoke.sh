@@ -35,7 +35,7 @@ summary() {
 		# shellcheck disable=SC2059
 		printf "$fmt" kernel verdict boot_s zc_sc/rpc hy_sc/rpc "recv_qps/cpu" "zc_qps/cpu" "hy_qps/cpu"
 		for lts in "$@"; do
-			f="$OUT/results/$lts"
+			f="$OUT/results/$(kid "$lts")"
 			[ -f "$f/verdict.json" ] || continue
 			n=$((n + 1))
 			v=$(jq -r .verdict "$f/verdict.json")
@@ -48,7 +48,7 @@ summary() {
 				[$b, sc("zc"), sc("hybrid"), q("recv"), q("zc"), q("hybrid")] | @tsv')
 			IFS=$'\t' read -r b zc hy qr qz qh <<<"$row"
 			# shellcheck disable=SC2059
-			printf "$fmt" "$lts" "$v" "$b" "$zc" "$hy" "$qr" "$qz" "$qh"
+			printf "$fmt" "$(kid "$lts")" "$v" "$b" "$zc" "$hy" "$qr" "$qz" "$qh"
 		done
 	} >"$sumf.tmp"
 	if [ "$n" = 0 ]; then rm -f "$sumf.tmp"; echo "smoke summary: no results yet (make smoke)"; return 0; fi
@@ -142,7 +142,7 @@ boot_once() {
 		if [ -n "$tv" ]; then
 			now=$(date +%s.%N)
 			if [ "$(echo "$now - $tv > 30" | bc)" = 1 ]; then
-				log smoke "$lts" "$name: the guest did not power off 30 s after its verdict; stopping qemu"
+				log smoke "$kid" "$name: the guest did not power off 30 s after its verdict; stopping qemu"
 				kill "$pid" 2>/dev/null || true
 			fi
 		fi
@@ -151,7 +151,7 @@ boot_once() {
 	[ -n "$tv" ] || tv=$(date +%s.%N)
 	B_SECS=$(printf '%.1f' "$(echo "$tv - $t0" | bc)")
 	if [ "$qrc" != 0 ] && [ "$qrc" != 124 ] && ! grep -aq . "$res/console.log" 2>/dev/null; then
-		log smoke "$lts" "$name: qemu exited $qrc without any console output: $(tail -n 3 "$res/qemu.log" | tr '\n' ' ')"
+		log smoke "$kid" "$name: qemu exited $qrc without any console output: $(tail -n 3 "$res/qemu.log" | tr '\n' ' ')"
 	fi
 	B_CODE=0
 	B_LINE=$("$TOP/scripts/verdict.sh" "$res/console.log" "$res" "$name" "$qrc" "$B_SECS") || B_CODE=$?
@@ -173,12 +173,12 @@ boot_once() {
 boot() {
 	local name=$1 res=$2 mode=$3 tries=0
 	while :; do
-		log smoke "$lts" "$name: booting ($accel, timeout ${timeout_s}s)"
+		log smoke "$kid" "$name: booting ($accel, timeout ${timeout_s}s)"
 		boot_once "$res" "$name" "$mode"
-		log smoke "$lts" "$name: $B_LINE (boot to verdict ${B_SECS}s, $accel)"
+		log smoke "$kid" "$name: $B_LINE (boot to verdict ${B_SECS}s, $accel)"
 		[ "$B_CODE" = 11 ] && [ "$tries" -lt "${SMOKE_RETRIES:-1}" ] || break
 		tries=$((tries + 1))
-		log smoke "$lts" "$name: timed out; retrying once (a timeout may be the machine, a failure never is)"
+		log smoke "$kid" "$name: timed out; retrying once (a timeout may be the machine, a failure never is)"
 	done
 	jq -n --arg accel "$accel" --argjson s "$B_SECS" --argjson r "$tries" --arg image "$(relpath "$image")" \
 		--argjson bytes "$(stat -L -c %s "$image")" --arg mode "$mode" \
@@ -190,9 +190,10 @@ boot() {
 # --- the line -----------------------------------------------------------------
 lts=${1:-}
 load_conf "$lts"
+kid=$(kid "$lts")
 image_pkg_dirs "$lts"
 image_krel "$lts"
-img_dir="$OUT/images/$lts"
+img_dir="$OUT/images/$kid"
 [ -f "$img_dir/image.json" ] || die "no image for $lts in $img_dir: run 'make image KERNEL=$lts' first"
 [ "$(jq -r .krel "$img_dir/image.json")" = "$KREL" ] ||
 	die "the $lts image holds $(jq -r .krel "$img_dir/image.json"), but the packages are $KREL: run 'make image KERNEL=$lts'"
@@ -214,8 +215,8 @@ if [ "${SMOKE_RPM:-auto}" != no ]; then
 	fi
 fi
 
-stage_begin "$lts" smoke
-res="$OUT/results/$lts"
+stage_begin "$kid" smoke
+res="$OUT/results/$kid"
 rm -rf "$res"
 mkdir -p "$res"
 work=$(mktemp -d)
@@ -227,10 +228,10 @@ cleanup_on_exit "$work"
 { image_deb_files; image_rpm_files; } | while read -r f; do
 	jq -n --arg f "$(relpath "$f")" --arg s "$(sha256_of "$f")" '{file: $f, sha256: $s}'
 done | jq -s . >"$res/tested-packages.json"
-log smoke "$lts" "testing $KREL: $(jq length "$res/tested-packages.json") package file(s) recorded in $(relpath "$res/tested-packages.json")"
+log smoke "$kid" "testing $KREL: $(jq length "$res/tested-packages.json") package file(s) recorded in $(relpath "$res/tested-packages.json")"
 
 accel=$("$TOP/scripts/qemu-accel.sh" "$img_dir/uki.linux")
-log smoke "$lts" "qemu accelerator: $accel (scripts/qemu-accel.sh; $( [ "$accel" = kvm ] && echo 'KVM runs guests here' || echo 'KVM unusable or absent: TCG'))"
+log smoke "$kid" "qemu accelerator: $accel (scripts/qemu-accel.sh; $( [ "$accel" = kvm ] && echo 'KVM runs guests here' || echo 'KVM unusable or absent: TCG'))"
 
 BOOT_KERNEL=""
 boot "$lts" "$res" uki
@@ -257,9 +258,9 @@ if [ -n "$rpm_kernel" ]; then
 	mv "$res/rpm/boot.json.tmp" "$res/rpm/boot.json"
 	if [ "$code" = 0 ]; then code=$B_CODE; fi
 elif [ "${SMOKE_RPM:-auto}" = no ]; then
-	log smoke "$lts" "SMOKE_RPM=no: the RPM's kernel is not booted"
+	log smoke "$kid" "SMOKE_RPM=no: the RPM's kernel is not booted"
 else
-	log smoke "$lts" "no kernel-zc rpm in ${RPM_DIRS_A[*]:-RPM_DIRS=none}: the RPM's kernel is not booted"
+	log smoke "$kid" "no kernel-zc rpm in ${RPM_DIRS_A[*]:-RPM_DIRS=none}: the RPM's kernel is not booted"
 fi
 
 verdict=$(jq -r .verdict "$res/verdict.json")
@@ -268,7 +269,7 @@ if [ -f "$res/rpm/verdict.json" ]; then rpmv=", rpm $(jq -r .verdict "$res/rpm/v
 if [ "$code" = 0 ]; then
 	stage_end ok "$verdict$rpmv $(jq -r .boot_to_verdict_seconds "$res/boot.json")s $accel"
 else
-	status_set "$lts" smoke FAIL $(($(date +%s) - _stage_t0)) "$verdict$rpmv"
+	status_set "$kid" smoke FAIL $(($(date +%s) - _stage_t0)) "$verdict$rpmv"
 	_stage_done=1
 fi
 exit "$code"

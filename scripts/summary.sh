@@ -18,9 +18,11 @@ json="[]"
 declare -A cells width
 for s in "${present[@]}"; do width[$s]=${#s}; done
 for lts in "$@"; do
-	row="{\"kernel\":\"$lts\"}"
+	k=$(kid "$lts")
+	row="{\"kernel\":\"$lts\",\"profile\":\"${PROFILE:-smoke}\"}"
 	for s in "${present[@]}"; do
-		f="$OUT/status/$lts/$s"
+		# source and patch do not depend on the profile; the later stages do
+		case "$s" in source | patch) f="$OUT/status/$lts/$s" ;; *) f="$OUT/status/$k/$s" ;; esac
 		cell="-"
 		if [ -f "$f" ]; then
 			IFS=$'\t' read -r result secs detail <"$f"
@@ -35,11 +37,11 @@ for lts in "$@"; do
 	done
 	json=$(jq -c --argjson r "$row" '. + [$r]' <<<"$json")
 done
-line=$(printf '%-7s' kernel)
+line=$(printf '%-11s' kernel)
 for s in "${present[@]}"; do line+=$(printf ' | %-*s' "${width[$s]}" "$s"); done
 printf '\n%s\n%s\n' "$line" "$(printf '%*s' "${#line}" '' | tr ' ' -)"
 for lts in "$@"; do
-	printf '%-7s' "$lts"
+	printf '%-11s' "$(kid "$lts")"
 	for s in "${present[@]}"; do printf ' | %-*s' "${width[$s]}" "${cells[$lts/$s]}"; done
 	printf '\n'
 done

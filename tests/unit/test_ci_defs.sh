@@ -6,7 +6,7 @@
 
 # Targets the pipelines may call: the top Makefile's, mk/repo.mk's, and the
 # build/package/image/smoke stages (which may not be merged yet).
-CI_KNOWN_TARGETS="deps kernel deb rpm image smoke gate promote keys check c-bins source patch lint"
+CI_KNOWN_TARGETS="deps kernel deb rpm image smoke gate promote keys check c-bins source patch lint outdated refresh report"
 CI_KERNELS='["5.10", "6.1", "6.12"]'
 
 ci_python() {
@@ -184,10 +184,82 @@ test_ci_checks_catch_mistakes() {
 test_ci_yamllint() {
 	command -v yamllint >/dev/null || skip "yamllint is not installed (apt-get install yamllint); the YAML is still parsed by the structure tests"
 	yamllint -s -d '{extends: default, rules: {line-length: {max: 160}, document-start: disable, truthy: {check-keys: false}}}' \
-		.github/workflows/kernels.yml .gitlab-ci.yml
+		.github/workflows/kernels.yml .github/workflows/refresh.yml .gitlab-ci.yml
 }
 
 test_ci_actionlint() {
 	command -v actionlint >/dev/null || skip "actionlint is not packaged in Debian bookworm; the workflow is checked by the structure test and yamllint"
 	actionlint .github/workflows/kernels.yml
+}
+
+# The scheduled refresh: weekly `make outdated`, `make refresh` of the lines
+# behind, the pipeline up to the gate, and a pull/merge request with the new
+# pins, through each CI system's own mechanism.
+ci_refresh_check() {
+	local py
+	py=$(ci_python)
+	"$py" - "$1" "$2" <<-'EOF'
+		import re, sys, yaml
+		kind, path = sys.argv[1], sys.argv[2]
+		doc = yaml.safe_load(open(path))
+		errors = []
+		def err(m): errors.append(m)
+		def order(script, words):
+		    pos = []
+		    for w in words:
+		        m = re.search(w, script)
+		        if not m: err(f"no `{w}`"); return
+		        pos.append(m.start())
+		    if pos != sorted(pos): err(f"steps out of order: {words}")
+		if kind == "github":
+		    on = doc.get("on", doc.get(True)) or {}
+		    crons = [c.get("cron") for c in (on.get("schedule") or [])]
+		    if not crons or not all(crons): err("no schedule: cron trigger")
+		    perms = doc.get("permissions") or {}
+		    for p in ("contents", "pull-requests"):
+		        if perms.get(p) != "write": err(f"permissions: {p} is not write")
+		    for n, j in (doc.get("jobs") or {}).items():
+		        steps = j.get("steps", [])
+		        runs = "\n".join(s.get("run", "") for s in steps)
+		        order(runs, [r"make outdated", r"make refresh", r"make kernel deb rpm image smoke gate"])
+		        pr = [s for s in steps if str(s.get("uses", "")).startswith("peter-evans/create-pull-request@")]
+		        if not pr: err(f"job {n}: no pull request step")
+		        for s in pr:
+		            paths = str((s.get("with") or {}).get("add-paths", ""))
+		            if "source.conf" not in paths: err(f"job {n}: the pull request does not carry source.conf")
+		            if "steps.outdated.outputs.behind" not in str(s.get("if", "")): err(f"job {n}: the pull request step runs when nothing is behind")
+		        if "promote" in runs: err(f"job {n}: a refresh must not promote")
+		elif kind == "gitlab":
+		    j = doc.get("refresh") or {}
+		    if not j: err("no refresh job")
+		    rules = " ".join(str(r.get("if", "")) for r in j.get("rules", []))
+		    if '$CI_PIPELINE_SOURCE == "schedule"' not in rules: err("refresh does not run on the schedule")
+		    script = "\n".join(j.get("script", []))
+		    order(script, [r"make outdated", r"make refresh", r"make kernel deb rpm image smoke gate", r"merge_request\.create"])
+		    if "promote" in script: err("a refresh must not promote")
+		    for n, job in doc.items():
+		        if n == "refresh" or not isinstance(job, dict) or "script" not in job: continue
+		        r = " ".join(str(x.get("if", "")) for x in job.get("rules", []))
+		        if '!= "schedule"' not in r: err(f"job {n} also runs on the refresh schedule")
+		for e in errors: print(e)
+		sys.exit(1 if errors else 0)
+	EOF
+}
+
+test_ci_refresh_schedule() {
+	out=$(ci_refresh_check github .github/workflows/refresh.yml 2>&1) || fail ".github/workflows/refresh.yml: $out"
+	out=$(ci_refresh_check gitlab .gitlab-ci.yml 2>&1) || fail ".gitlab-ci.yml: $out"
+	# and the check can fail: a refresh that promotes, a PR step without a condition
+	local d
+	d=$(mktemp -d)
+	# shellcheck disable=SC2064
+	trap "rm -rf '$d'" EXIT
+	sed 's/^        if: steps.outdated.outputs.behind != .. *$/        if: always()/' .github/workflows/refresh.yml >"$d/r.yml"
+	run_rc rc ci_refresh_check github "$d/r.yml"
+	assert_eq 1 "$rc" "check of a PR step that always runs"
+	assert_contains "$out" "runs when nothing is behind"
+	sed 's/^    - make refresh KERNELS="$behind"$/    - make refresh KERNELS="$behind"\n    - make promote CHANNEL=stable/' .gitlab-ci.yml >"$d/g.yml"
+	run_rc rc ci_refresh_check gitlab "$d/g.yml"
+	assert_eq 1 "$rc" "check of a refresh that promotes"
+	assert_contains "$out" "must not promote"
 }
