@@ -25,6 +25,7 @@ include mk/image.mk
 include mk/repo.mk
 include mk/rollout.mk
 include mk/refresh.mk
+include mk/abi.mk
 
 .DEFAULT_GOAL := all
 .PHONY: all pipeline help deps c-bins source patch patch-check kernel deb rpm tools-pkg repro-check \
@@ -37,17 +38,23 @@ all: deps
 	$(Q)rc=0; $(MAKE) --no-print-directory pipeline || rc=$$?; \
 	$(SCRIPTS)/summary.sh $(KERNELS) || true; exit $$rc
 
+# A fleet profile (cloud, distro) is ABI-checked against Debian's build and
+# goes to `testing`; a test profile (smoke, debug) only ever to `lab`.
+PROFILE_CHANNELS = $(shell sed -n 's/^CHANNELS=//p' packaging/configs/$(PROFILE).profile 2>/dev/null)
+FIRST_CHANNEL = $(if $(filter fleet,$(PROFILE_CHANNELS)),testing,lab)
 pipeline:
 	$(Q)$(MAKE) --no-print-directory deb rpm
+	$(Q)$(if $(filter fleet,$(PROFILE_CHANNELS)),$(MAKE) --no-print-directory abi,true)
 	$(Q)$(MAKE) --no-print-directory smoke
 	$(Q)$(MAKE) --no-print-directory gate
-	$(Q)$(MAKE) --no-print-directory promote CHANNEL=testing
+	$(Q)$(MAKE) --no-print-directory promote CHANNEL=$(FIRST_CHANNEL)
 
 help:
 	@echo 'zc-kernel: the TCP zerocopy short-circuit fix on LTS kernels'
 	@echo
 	@echo 'Main commands'
-	@echo '  make                 fetch, backport, build, package, image, smoke, gate, promote (testing)'
+	@echo '  make                 fetch, backport, build, package, image, smoke, gate, promote'
+	@echo '                       (PROFILE=smoke: to the lab channel; PROFILE=cloud|distro: ABI check, to testing)'
 	@echo '                       for every kernel, then a summary table'
 	@echo '  make check           the project test suite (ends with "N passed, N failed")'
 	@echo
@@ -56,7 +63,7 @@ help:
 	@echo '  source               download the pinned Debian source, verify, unpack to out/src/<lts>'
 	@echo '  patch                apply patches/<lts>/series to out/patched/<lts>, prove the fix'
 	@echo '  patch-check          compile net/ipv4/ pristine and patched (W=1): no new warning'
-	@echo '  kernel               build with PROFILE (smoke|distro) once, stage image/modules/headers'
+	@echo '  kernel               build with PROFILE (smoke|cloud|distro) once, stage image/modules/headers'
 	@echo '                       (CONFIG_ONLY=1: configure and check the profile only)'
 	@echo '  deb                  linux-image-<KREL>, linux-headers-<KREL> (+ zc-smoke), lintian-clean'
 	@echo '  rpm                  kernel-zc, kernel-zc-devel (+ zc-smoke), rpmlint-clean'
@@ -75,6 +82,8 @@ help:
 	@$(MAKE) -s --no-print-directory help-rollout
 	@echo
 	@$(MAKE) -s --no-print-directory help-refresh
+	@echo
+	@$(MAKE) -s --no-print-directory help-abi
 	@echo
 	@echo 'Other'
 	@echo '  summary              the table of the last results, one row per kernel'

@@ -51,9 +51,13 @@ jobs=${JOBS:-$(nproc)}
 kmake=(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$tree" O="$obj" ARCH=x86_64 "CC=$cc" "LOCALVERSION=$localversion" -j"$jobs"
 	"HOSTCFLAGS=-ffile-prefix-map=$TOP/=")
 
-# One kernel build at a time on this machine, whatever `make -j` runs.
-# (STAGE_ONLY=1 re-stages an existing build: no compile, no lock.)
-if [ "${STAGE_ONLY:-0}" != 1 ]; then
+# One configuration or build per build directory at a time; and one kernel
+# compile at a time on this machine, whatever `make -j` runs (STAGE_ONLY=1
+# re-stages an existing build and CONFIG_ONLY=1 only configures: no compile,
+# no machine-wide lock).
+exec 8>"$base/.lock"
+flock 8
+if [ "${STAGE_ONLY:-0}" != 1 ] && [ "${CONFIG_ONLY:-0}" != 1 ]; then
 	kernel_build_lock "$lts"
 fi
 
@@ -91,13 +95,6 @@ else
 		export DRIFT_REPORT="$base/config-drift.txt" DRIFT_ALLOW="$TOP/packaging/configs/${PROF_DRIFT_ALLOW:-toolchain.drift}"
 	fi
 	"$TOP/scripts/kconfig.sh" "$tree" "$obj" "$basecfg" "${fragments[@]}"
-	# Modules are signed with the project's persistent key (make keys), never
-	# a random per-build one: the same inputs give the same bytes.
-	if grep -q '^CONFIG_MODULE_SIG_ALL=y' "$obj/.config"; then
-		"$TOP/scripts/module-key.sh" >/dev/null
-		install -D -m 0600 "$KEYS_DIR/module/signing_key.pem" "$obj/certs/signing_key.pem"
-		install -D -m 0644 "$KEYS_DIR/module/signing_key.x509" "$obj/certs/signing_key.x509"
-	fi
 fi
 krel=$("${kmake[@]}" -s kernelrelease)
 [ "$krel" = "$(make -s -C "$tree" kernelversion)$localversion" ] ||
@@ -110,6 +107,13 @@ if [ "${CONFIG_ONLY:-0}" = 1 ]; then
 fi
 
 # --- build ---
+# Modules are signed with the project's persistent key (make keys), never a
+# random per-build one: the same inputs give the same bytes.
+if [ "${STAGE_ONLY:-0}" != 1 ] && grep -q '^CONFIG_MODULE_SIG_ALL=y' "$obj/.config"; then
+	mkey=$("$TOP/scripts/module-key.sh")
+	cmp -s "$mkey" "$obj/certs/signing_key.pem" || install -D -m 0600 "$mkey" "$obj/certs/signing_key.pem"
+	cmp -s "${mkey%.pem}.x509" "$obj/certs/signing_key.x509" || install -D -m 0644 "${mkey%.pem}.x509" "$obj/certs/signing_key.x509"
+fi
 t0=$SECONDS
 ccache_hits() { ccache -s 2>/dev/null | awk '/^ *Hits:/ {print $2; exit}' || true; }
 ccache_before=$(ccache_hits)
