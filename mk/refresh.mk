@@ -2,7 +2,8 @@
 # release. Included from the top Makefile, which defines SCRIPTS, Q, KERNELS.
 #
 #   make outdated [KERNEL=<lts>]   pinned vs newest served, table + $(OUT)/outdated.json
-#                                  (exit 0 current, 3 behind, 2 error)
+#                                  (scripts/outdated.sh exits 0 current, 3 behind, 2 error;
+#                                  make itself can only say 0 or 2: read the JSON's status)
 #   make refresh [KERNEL=<lts>]    move a line's pins to the newest release once the
 #                                  series re-applies with zero fuzz and the fix is
 #                                  re-proven (REFRESH_TO=<version> for another one)

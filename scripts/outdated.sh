@@ -8,7 +8,9 @@
 #
 # Output: a table on stdout and $OUT/outdated.json:
 #   {"checked_at": "...", "lines": [{"lts", "package", "suites", "pinned",
-#    "newest", "behind_by", "newer": [...], "status": "current"|"behind"|"error",
+#    "newest", "behind_by" (releases of the archive newer than the pin),
+#    "stable_releases_behind" (upstream stable releases between the two, or
+#    null), "newer": [...], "status": "current"|"behind"|"error",
 #    "error": null|"..."}]}
 # Exit 0 when every line is current, 3 when one is behind, 2 on an error (an
 # unreachable archive, a package no suite serves): an error never reads as
@@ -41,7 +43,7 @@ for lts in "${lines[@]}"; do
 	load_conf "$lts"
 	[ "$SRC_LINE" = "$lts" ] || continue
 	suites=${CONF_SUITES:-$CONF_SUITE}
-	newest="" behind=0 status=error err="$archive_err" newer=()
+	newest="" behind=0 stable=null status=error err="$archive_err" newer=()
 	if [ -z "$err" ]; then
 		mapfile -t served < <(papt_versions "$CONF_PACKAGE" "$suites")
 		if [ "${#served[@]}" -eq 0 ]; then
@@ -54,12 +56,17 @@ for lts in "${lines[@]}"; do
 			done
 			behind=${#newer[@]}
 			if [ "$behind" -eq 0 ]; then status=current; else status=behind; fi
+			# upstream stable releases in between (same major.minor): 5.10.223 -> .262 is 39
+			pu=${CONF_VERSION%-*} nu=${newest%-*}
+			if [ "${pu%.*}" = "${nu%.*}" ] && [[ ${pu##*.} =~ ^[0-9]+$ ]] && [[ ${nu##*.} =~ ^[0-9]+$ ]]; then
+				stable=$((${nu##*.} - ${pu##*.}))
+			fi
 		fi
 	fi
 	case "$status" in
 	current) shown="current" ;;
 	behind)
-		shown="BEHIND by $behind: make refresh KERNEL=$lts"
+		shown="BEHIND by $behind release(s) of the archive ($stable upstream stable release(s)): make refresh KERNEL=$lts"
 		[ "$worst" = 2 ] || worst=3
 		;;
 	*)
@@ -69,10 +76,11 @@ for lts in "${lines[@]}"; do
 	esac
 	printf '%-8s %-20s %-22s %-22s %s\n' "$lts" "$CONF_PACKAGE" "$CONF_VERSION" "${newest:-?}" "$shown"
 	jq -cn --arg lts "$lts" --arg pkg "$CONF_PACKAGE" --arg suites "$suites" --arg pinned "$CONF_VERSION" \
-		--arg newest "$newest" --argjson behind "$behind" --arg status "$status" --arg err "$err" \
+		--arg newest "$newest" --argjson behind "$behind" --argjson stable "$stable" --arg status "$status" --arg err "$err" \
 		--args '{lts: $lts, package: $pkg, suites: ($suites | split(",")), pinned: $pinned,
 		  newest: (if $newest == "" then null else $newest end),
 		  behind_by: (if $status == "error" then null else $behind end),
+		  stable_releases_behind: (if $status == "error" then null else $stable end),
 		  newer: $ARGS.positional, status: $status, error: (if $err == "" then null else $err end)}' \
 		"${newer[@]}" >>"$entries"
 done

@@ -22,8 +22,8 @@ test_outdated_sees_newer_security_release() {
 	fa_publish fakesuite-security "$FA_DEB"
 	run_rc rc scripts/outdated.sh 9.9
 	assert_eq 3 "$rc" "exit code with a line behind"
-	assert_contains "$out" "BEHIND by 2: make refresh KERNEL=9.9"
-	jq -e '.lines[0] | .status == "behind" and .behind_by == 2 and .newest == "9.9.2-1" and .pinned == "9.9.0-1"
+	assert_contains "$out" "BEHIND by 2 release(s) of the archive (2 upstream stable release(s)): make refresh KERNEL=9.9"
+	jq -e '.lines[0] | .status == "behind" and .behind_by == 2 and .stable_releases_behind == 2 and .newest == "9.9.2-1" and .pinned == "9.9.0-1"
 		and .newer == ["9.9.2-1", "9.9.1-1"] and .suites == ["fakesuite", "fakesuite-security"]' \
 		"$OUT/outdated.json" >/dev/null || fail "outdated.json: $(cat "$OUT/outdated.json")"
 }
