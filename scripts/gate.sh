@@ -99,12 +99,16 @@ done <"$manifest"
 
 # required_names KIND VERSION: the names the manifest requires of KIND's
 # results written by version VERSION of its tool.
+declare -A _since_le=()
 required_names() {
 	local kind=$1 ver=$2 l k s n
 	for l in "${req[@]}"; do
 		read -r k s n <<<"$l"
 		[ "$k" = "$kind" ] || continue
-		if dpkg --compare-versions "$s" le "$ver" 2>/dev/null; then echo "$n"; fi
+		if [ -z "${_since_le[$s/$ver]:-}" ]; then
+			if dpkg --compare-versions "$s" le "$ver" 2>/dev/null; then _since_le[$s/$ver]=1; else _since_le[$s/$ver]=0; fi
+		fi
+		[ "${_since_le[$s/$ver]}" = 0 ] || echo "$n"
 	done
 }
 
@@ -124,10 +128,11 @@ for k in "$@"; do
 done
 od_source=existing
 if ! od_fresh; then
-	if [ -x "$TOP/scripts/outdated.sh" ] && [ "${GATE_RUN_OUTDATED:-1}" = 1 ] && [ "${#lines[@]}" -gt 0 ]; then
+	od_script=${GATE_OUTDATED_SCRIPT:-$TOP/scripts/outdated.sh}
+	if [ -x "$od_script" ] && [ "${GATE_RUN_OUTDATED:-1}" = 1 ] && [ "${#lines[@]}" -gt 0 ]; then
 		log gate all "$(rel "$od") is missing or older than ${od_max}s: running scripts/outdated.sh ${lines[*]}"
 		orc=0
-		"$TOP/scripts/outdated.sh" "${lines[@]}" >"$work/outdated.log" 2>&1 || orc=$?
+		"$od_script" "${lines[@]}" >"$work/outdated.log" 2>&1 || orc=$?
 		od_source="ran scripts/outdated.sh (exit $orc)"
 		od_fresh || log gate all "scripts/outdated.sh gave no fresh $(rel "$od") (exit $orc): every line is 'unknown'"
 	else
@@ -211,7 +216,13 @@ shape() {
 	esac
 }
 # valid FILE: present, JSON, and of its shape.
-valid() { json_ok "$1" && jq -e "$(shape "$1")" "$1" >/dev/null 2>&1; }
+declare -A _valid=()
+valid() {
+	if [ -z "${_valid[$1]:-}" ]; then
+		if [ -f "$1" ] && jq -e "$(shape "$1")" "$1" >/dev/null 2>&1; then _valid[$1]=1; else _valid[$1]=0; fi
+	fi
+	[ "${_valid[$1]}" = 1 ]
+}
 
 gate_kernel() {
 	local k=$1 kid res pkgdir
@@ -271,7 +282,7 @@ gate_kernel() {
 		mapfile -t have < <(jq -r "[${R_NAMES[$kind]}] | .[] | strings" "$f" 2>/dev/null)
 		mapfile -t need < <(required_names "$kind" "$ver")
 		for n in "${need[@]}"; do
-			[[ $'\n'"$(printf '%s\n' "${have[@]}")" == *$'\n'"$n"$'\n'* ]] || miss+=("$n")
+			[[ $'\n'"$(printf '%s\n' "${have[@]}")"$'\n' == *$'\n'"$n"$'\n'* ]] || miss+=("$n")
 		done
 		jq -c --arg kind "$kind" --arg tool "$tool" --arg ver "$ver" --arg man "$(rel "$manifest")" --argjson nreq "${#need[@]}" \
 			'.[$kind] = {tool: $tool, version: $ver, manifest: $man, required: $nreq, missing: $ARGS.positional}' \
