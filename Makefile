@@ -4,12 +4,40 @@
 # file only wires them together, per kernel, so `make -j` is safe.
 
 KERNELS ?= 5.10 6.1 6.12
-ifdef KERNEL
+# Only an unset KERNEL means every line of KERNELS: `KERNEL=$$UNSET` (empty)
+# is a mistake, never "all kernels".
+ifneq ($(origin KERNEL),undefined)
+ifeq ($(strip $(KERNEL)),)
+$(error KERNEL= is empty: give one kernel line (KERNEL=5.10), or leave KERNEL unset for all of KERNELS="$(KERNELS)")
+endif
 KERNELS := $(KERNEL)
+endif
+ifeq ($(strip $(KERNELS)),)
+$(error KERNELS= is empty: give at least one kernel line (KERNELS="5.10 6.1"))
 endif
 PROFILE ?= smoke
 V ?= 0
+ifeq ($(filter 0 1,$(V)),)
+$(error V=$(V): use V=0 (quiet, the default) or V=1 (show every command))
+endif
+
+# OUT is removed by `make clean` and written by every stage: refuse what
+# would hit the wrong directory. Whitespace cannot be used (make splits
+# target names at spaces); the path is made absolute.
 OUT ?= $(CURDIR)/out
+ifeq ($(strip $(OUT)),)
+$(error OUT= is empty: it must name the output directory (default $(CURDIR)/out))
+endif
+ifneq ($(words $(OUT)),1)
+$(error OUT='$(OUT)' contains whitespace, which make cannot handle in file names: choose another directory)
+endif
+override OUT := $(abspath $(OUT))
+ifneq ($(filter / $(abspath $(HOME)) $(CURDIR) $(abspath $(CURDIR)/..),$(OUT)),)
+$(error OUT=$(OUT) is /, $$HOME, the project or its parent: `make clean` would remove it. Use a directory of its own, like $(CURDIR)/out)
+endif
+ifeq ($(words $(subst /, ,$(OUT))),1)
+$(error OUT=$(OUT) is a directory right under /: `make clean` would remove it. Use a directory of its own, like $(CURDIR)/out)
+endif
 export OUT V PROFILE
 
 ifeq ($(V),1)
@@ -17,6 +45,9 @@ Q :=
 else
 Q := @
 endif
+
+# $(call shq,TEXT): TEXT as one single-quoted shell word, whatever it holds.
+shq = '$(subst ','\'',$(1))'
 
 SCRIPTS := $(CURDIR)/scripts
 C_OUT := $(OUT)/bin
@@ -36,7 +67,7 @@ include mk/abi.mk
 # The summary table is printed whatever happened; the exit code is the job's.
 all: deps
 	$(Q)rc=0; $(MAKE) --no-print-directory pipeline || rc=$$?; \
-	$(SCRIPTS)/summary.sh $(KERNELS) || true; exit $$rc
+	"$(SCRIPTS)"/summary.sh $(KERNELS) || true; exit $$rc
 
 # A fleet profile (cloud, distro) is ABI-checked against Debian's build and
 # goes to `testing`; a test profile (smoke, debug) only ever to `lab`.
@@ -96,54 +127,54 @@ help:
 	@echo '  OUT=out  CACHE_DIR=$${XDG_CACHE_HOME:-~/.cache}/zc-kernel  TESTS=<regex> (check)'
 
 deps:
-	$(Q)$(SCRIPTS)/deps.sh
+	$(Q)"$(SCRIPTS)"/deps.sh
 
 source: $(addprefix source-,$(KERNELS))
 source-%:
-	$(Q)$(SCRIPTS)/source.sh $*
+	$(Q)"$(SCRIPTS)"/source.sh $*
 
 patch: $(addprefix patch-,$(KERNELS))
 patch-%: source-%
-	$(Q)$(SCRIPTS)/patch.sh $*
+	$(Q)"$(SCRIPTS)"/patch.sh $*
 
 patch-check: $(addprefix patch-check-,$(KERNELS))
 patch-check-%: patch-%
-	$(Q)$(SCRIPTS)/quick-kernel.sh $*
-	$(Q)sed 's/^/patch-check $*: /' $(OUT)/build/quick/$*/patch-check.txt | cut -c1-160
+	$(Q)"$(SCRIPTS)"/quick-kernel.sh $*
+	$(Q)sed 's/^/patch-check $*: /' "$(OUT)/build/quick/$*/patch-check.txt" | cut -c1-160
 
 kernel: $(addprefix kernel-,$(KERNELS))
 kernel-%: patch-%
-	$(Q)$(SCRIPTS)/kernel.sh $*
+	$(Q)"$(SCRIPTS)"/kernel.sh $*
 
 tools-pkg: $(C_OUT)/zc-smoke
-	$(Q)$(SCRIPTS)/package-tools.sh
+	$(Q)"$(SCRIPTS)"/package-tools.sh
 
 deb: $(addprefix deb-,$(KERNELS))
 deb-%: kernel-% tools-pkg
-	$(Q)$(SCRIPTS)/package-deb.sh $*
+	$(Q)"$(SCRIPTS)"/package-deb.sh $*
 
 rpm: $(addprefix rpm-,$(KERNELS))
 rpm-%: kernel-% tools-pkg
-	$(Q)$(SCRIPTS)/package-rpm.sh $*
+	$(Q)"$(SCRIPTS)"/package-rpm.sh $*
 
 repro-check: $(addprefix repro-check-,$(KERNELS))
 repro-check-%: patch-%
-	$(Q)$(SCRIPTS)/repro-check.sh $*
+	$(Q)"$(SCRIPTS)"/repro-check.sh $*
 
 smoke-host: $(C_OUT)/zc-smoke
-	$(Q)mkdir -p $(OUT)/results/host
-	$(Q)$(C_OUT)/zc-smoke --json $(OUT)/results/host/smoke.json | tee $(OUT)/results/host/smoke.tap
-	$(Q)jq -e '.summary.fail == 0' $(OUT)/results/host/smoke.json >/dev/null
+	$(Q)mkdir -p "$(OUT)/results/host"
+	$(Q)"$(C_OUT)/zc-smoke" --json "$(OUT)/results/host/smoke.json" | tee "$(OUT)/results/host/smoke.tap"
+	$(Q)jq -e '.summary.fail == 0' "$(OUT)/results/host/smoke.json" >/dev/null
 	@echo "smoke-host: pass ($(OUT)/results/host/smoke.{tap,json})"
 
 bench-host: $(C_OUT)/zc-rpc-bench
-	$(Q)mkdir -p $(OUT)/results/host
-	$(Q)$(C_OUT)/zc-rpc-bench --json $(OUT)/results/host/bench.json
+	$(Q)mkdir -p "$(OUT)/results/host"
+	$(Q)"$(C_OUT)/zc-rpc-bench" --json "$(OUT)/results/host/bench.json"
 
 TREE ?= patched
 quick-smoke: $(C_OUT)/zc-smoke $(addprefix quick-smoke-,$(KERNELS))
 quick-smoke-%: patch-% $(C_OUT)/zc-smoke
-	$(Q)$(SCRIPTS)/quick-smoke.sh $* $(TREE)
+	$(Q)"$(SCRIPTS)"/quick-smoke.sh $* $(call shq,$(TREE))
 
 c-bins: $(C_OUT)/zc-smoke $(C_OUT)/zc-rpc-bench
 
@@ -159,10 +190,10 @@ lint:
 	$(Q)if command -v ansible-lint >/dev/null; then cd rollout && ansible-lint -q; fi
 
 summary:
-	$(Q)$(SCRIPTS)/summary.sh $(KERNELS)
+	$(Q)"$(SCRIPTS)"/summary.sh $(KERNELS)
 
 clean:
-	rm -rf $(OUT)
+	rm -rf -- "$(OUT)"
 
 distclean: clean
 	rm -rf "$${CACHE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/zc-kernel}"

@@ -7,8 +7,16 @@
 # Exit 0 when every kernel passed every check, 1 otherwise (both files are
 # written either way; a failing gate says why, per kernel).
 #
-# Per kernel, the tests are:
-#   results         verdict.json, smoke.json, bench.json, tested-packages.json present and valid
+# Kernels are lines (5.10, control); with PROFILE=<p> their results and
+# packages are out/results/<kid>/ and out/pkg/<kid>/ (lib.sh kid: 5.10 for
+# smoke, 5.10-cloud for cloud). Per kernel, the tests are:
+#   results         verdict.json, tested-packages.json and every result file
+#                   of the manifest (smoke.json, bench.json) present, valid
+#                   JSON and of the right shape
+#   required:<kind> every name the manifest tests/smoke/required-checks.txt
+#                   requires for the tool version that wrote the file is in it
+#                   (a bad --only, a cut run or an older tool fails, naming
+#                   each missing check)
 #   boot            verdict.json says pass
 #   check:<name>    one per zc-smoke check: pass (a skip is not a pass)
 #   bench           zc-rpc-bench: hybrid makes fewer syscalls per RPC (excluding
@@ -17,6 +25,15 @@
 #                   ($OUT/pkg/<k>/KREL)
 #   freshness       every package in tested-packages.json still exists with the
 #                   same sha256, and every package under $OUT/pkg/<k>/ was tested
+#   profile         the packaged kernel release ends with -<PROFILE>
+# Not a test, recorded per kernel: the profile and the channels it may go to
+# (CHANNELS= of packaging/configs/<profile>.profile: lab or fleet), and the
+# line's pinned version, the newest one its suites serve and behind_by, from
+# $OUT/outdated.json (scripts/outdated.sh is run first when that file is
+# missing or older than GATE_OUTDATED_MAX_AGE seconds, default 21600); status
+# "unknown" when nothing says (never "current"). promote.sh acts on these.
+# Whatever a result file holds, both files are written: a result the gate
+# cannot read fails its kernel with the reason (test "gate-error").
 # There is no special case for any kernel: the unpatched control kernel fails
 # because its results fail.
 #
@@ -31,15 +48,136 @@ set -euo pipefail
 for k in "$@"; do
 	[[ $k =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "bad kernel name '$k': expected a kernel line like 5.10 or 'control'"
 done
-command -v jq >/dev/null || die "jq is missing: run 'make deps'"
+need_tools gate jq sha256sum flock find
+
+profile=${PROFILE:-smoke}
+[[ $profile =~ ^[a-z0-9]+$ ]] || die "bad profile name '$profile' (lower-case letters and digits only)"
+prof_file=$TOP/packaging/configs/$profile.profile
+[ -f "$prof_file" ] || die "unknown profile '$profile': no $prof_file (known: $(cd "$TOP/packaging/configs" && ls -- *.profile | sed 's/\.profile$//' | tr '\n' ' '))"
+PROF_CHANNELS=""
+parse_kv "$prof_file" PROF_
+case "$PROF_CHANNELS" in lab | fleet) ;; *) die "$prof_file: CHANNELS must be lab or fleet, not '$PROF_CHANNELS'" ;; esac
+
+manifest=${ZC_REQUIRED_CHECKS:-$TOP/tests/smoke/required-checks.txt}
+[ -f "$manifest" ] || die "the required-checks manifest $manifest is missing"
 
 gate_json=$OUT/gate.json
 gate_xml=$OUT/gate-junit.xml
 mkdir -p "$OUT"
+# One gate at a time per OUT; under the lock, a .gate.* left is a killed gate's.
+stage_lock "$OUT/.locks/gate.lock" "'make gate'"
+clean_stale "$OUT" ".gate.*" "'make gate'"
 # A gate that crashes must not leave an older passing verdict behind.
 rm -f "$gate_json" "$gate_xml"
 work=$(mktemp -d "$OUT/.gate.XXXXXX")
 cleanup_on_exit "$work"
+
+# --- the manifest of required results ----------------------------------------
+declare -A R_FILE=() R_TOOL=() R_NAMES=() R_MIN=()
+kinds=()
+req=() # "kind since name"
+ln=0
+while read -r a b c d e extra; do
+	ln=$((ln + 1))
+	case "$a" in "" | "#"*) continue ;; esac
+	[ -z "${extra:-}" ] || die "$manifest:$ln: too many fields"
+	case "$a" in
+	result)
+		[ -n "${e:-}" ] && [[ $c =~ ^[a-z0-9_-]+\.json$ ]] || die "$manifest:$ln: expected 'result KIND FILE TOOL NAMES'"
+		R_FILE[$b]=$c R_TOOL[$b]=$d R_NAMES[$b]=$e
+		kinds+=("$b") ;;
+	minimum)
+		[ -n "${R_FILE[$b]:-}" ] && [ -n "${c:-}" ] || die "$manifest:$ln: 'minimum $b' before 'result $b', or no version"
+		R_MIN[$b]=$c ;;
+	*)
+		[ -n "${R_FILE[$a]:-}" ] || die "$manifest:$ln: unknown result kind '$a' (declare it with a 'result' line first)"
+		[[ ${c:-} =~ ^[A-Za-z0-9_.:-]+$ ]] && [ -z "${d:-}" ] || die "$manifest:$ln: expected 'KIND SINCE NAME'"
+		req+=("$a $b $c") ;;
+	esac
+done <"$manifest"
+[ "${#kinds[@]}" -gt 0 ] || die "$manifest declares no result"
+
+# required_names KIND VERSION: the names the manifest requires of KIND's
+# results written by version VERSION of its tool.
+declare -A _since_le=()
+required_names() {
+	local kind=$1 ver=$2 l k s n
+	for l in "${req[@]}"; do
+		read -r k s n <<<"$l"
+		[ "$k" = "$kind" ] || continue
+		if [ -z "${_since_le[$s/$ver]:-}" ]; then
+			if dpkg --compare-versions "$s" le "$ver" 2>/dev/null; then _since_le[$s/$ver]=1; else _since_le[$s/$ver]=0; fi
+		fi
+		[ "${_since_le[$s/$ver]}" = 0 ] || echo "$n"
+	done
+}
+
+# --- how far behind each line is: out/outdated.json ----------------------------
+od=$OUT/outdated.json
+od_max=${GATE_OUTDATED_MAX_AGE:-21600}
+od_fresh() {
+	local t
+	[ -f "$od" ] && jq -e 'type == "object" and (.lines | type) == "array" and (.checked_at | type) == "string"' "$od" >/dev/null 2>&1 || return 1
+	t=$(date -d "$(jq -r .checked_at "$od")" +%s 2>/dev/null) || return 1
+	[ $(($(date +%s) - t)) -le "$od_max" ]
+}
+lines=()
+for k in "$@"; do
+	l=$( (load_conf "$k" && echo "$SRC_LINE") 2>/dev/null) || continue
+	[[ " ${lines[*]} " == *" $l "* ]] || lines+=("$l")
+done
+od_source=existing
+if ! od_fresh; then
+	od_script=${GATE_OUTDATED_SCRIPT:-$TOP/scripts/outdated.sh}
+	if [ -x "$od_script" ] && [ "${GATE_RUN_OUTDATED:-1}" = 1 ] && [ "${#lines[@]}" -gt 0 ]; then
+		log gate all "$(rel "$od") is missing or older than ${od_max}s: running scripts/outdated.sh ${lines[*]}"
+		orc=0
+		"$od_script" "${lines[@]}" >"$work/outdated.log" 2>&1 || orc=$?
+		od_source="ran scripts/outdated.sh (exit $orc)"
+		od_fresh || log gate all "scripts/outdated.sh gave no fresh $(rel "$od") (exit $orc): every line is 'unknown'"
+	else
+		od_source=missing
+	fi
+fi
+od_ok=0
+if od_fresh; then od_ok=1; fi
+
+# outdated_json KERNEL: {line, pinned, newest, behind_by, newer, status, checked_at, reason}
+outdated_json() {
+	local k=$1 line pinned e st newest newer=() v reason=""
+	if ! read -r line pinned < <( (load_conf "$k" && echo "$SRC_LINE $CONF_VERSION") 2>/dev/null); then
+		jq -cn --arg k "$k" '{line: null, pinned: null, newest: null, behind_by: null, newer: [], status: "unknown",
+			checked_at: null, reason: "no patches/\($k)/source.conf: the pin is not known"}'
+		return
+	fi
+	if [ "$od_ok" != 1 ]; then
+		reason="$(rel "$od") is missing or older than ${od_max}s and could not be made ($od_source): run 'make outdated'"
+	else
+		e=$(jq -c --arg l "$line" '[.lines[]? | select(.lts == $l)][0] // empty' "$od")
+		if [ -z "$e" ]; then
+			reason="$(rel "$od") has no entry for line $line: run 'make outdated'"
+		elif [ "$(jq -r '.status' <<<"$e")" = error ] || [ "$(jq -r '.newest | type' <<<"$e")" != string ]; then
+			reason="the archive could not be asked for $line: $(jq -r '.error // "no newest version"' <<<"$e")"
+		fi
+	fi
+	if [ -n "$reason" ]; then
+		jq -cn --arg l "$line" --arg p "$pinned" --arg r "$reason" --arg t "$( [ "$od_ok" = 1 ] && jq -r .checked_at "$od")" \
+			'{line: $l, pinned: $p, newest: null, behind_by: null, newer: [], status: "unknown",
+			  checked_at: (if $t == "" then null else $t end), reason: $r}'
+		return
+	fi
+	newest=$(jq -r .newest <<<"$e")
+	# The pin may have moved since the check: count what is newer than it now.
+	while IFS= read -r v; do
+		[ -n "$v" ] || continue
+		if dpkg --compare-versions "$v" gt "$pinned"; then newer+=("$v"); fi
+	done < <(jq -r '((.newer // []) + [.newest]) | unique | .[]' <<<"$e")
+	if [ "${#newer[@]}" -gt 0 ]; then st=behind; else st=current; fi
+	jq -cn --arg l "$line" --arg p "$pinned" --arg n "$newest" --arg st "$st" --arg t "$(jq -r .checked_at "$od")" \
+		--args '{line: $l, pinned: $p, newest: $n, behind_by: ($ARGS.positional | length), newer: $ARGS.positional,
+		status: $st, checked_at: $t, reason: (if $st == "behind" then "\($l) is pinned to \($p), its suites serve \($n): run make refresh KERNEL=\($l)" else null end)}' \
+		"${newer[@]}"
+}
 
 # rel PATH: "out/..." for a path under $OUT (how the records name files).
 rel() {
@@ -67,37 +205,99 @@ add_test() {
 }
 
 json_ok() { [ -f "$1" ] && jq -e . "$1" >/dev/null 2>&1; }
+# shape FILE: the jq test a result file of that name must pass.
+shape() {
+	case "${1##*/}" in
+	verdict.json) echo 'type == "object" and (.verdict | type) == "string"' ;;
+	smoke.json) echo 'type == "object" and (.checks | type) == "array" and all(.checks[]; type == "object" and (.name | type) == "string" and (.verdict | type) == "string")' ;;
+	bench.json) echo 'type == "object" and (.modes | type) == "array" and all(.modes[]; type == "object")' ;;
+	tested-packages.json) echo 'type == "array"' ;;
+	*) echo 'type == "object"' ;;
+	esac
+}
+# valid FILE: present, JSON, and of its shape.
+declare -A _valid=()
+valid() {
+	if [ -z "${_valid[$1]:-}" ]; then
+		if [ -f "$1" ] && jq -e "$(shape "$1")" "$1" >/dev/null 2>&1; then _valid[$1]=1; else _valid[$1]=0; fi
+	fi
+	[ "${_valid[$1]}" = 1 ]
+}
 
 gate_kernel() {
-	local k=$1 res="$OUT/results/$1" pkgdir="$OUT/pkg/$1"
-	local f missing=() bad=() krel="" m
+	local k=$1 kid res pkgdir
+	kid=$(kid "$k" "$profile")
+	res="$OUT/results/$kid" pkgdir="$OUT/pkg/$kid"
+	local f missing=() bad=() shapeless=() krel="" m kind
 	tests="$work/$k.tests.jsonl"
 	: >"$tests"
 	echo '[]' >"$work/$k.packages.json"
+	echo '{}' >"$work/$k.required.json"
 
 	# results: which files are there, and are they JSON.
 	if [ ! -d "$res" ]; then
 		add_test results false "no results for $k: $(rel "$res") does not exist. Run 'make smoke KERNEL=$k' (after building its packages and image)."
 	else
-		for f in verdict.json smoke.json bench.json tested-packages.json; do
+		local files=(verdict.json tested-packages.json)
+		for kind in "${kinds[@]}"; do files+=("${R_FILE[$kind]}"); done
+		for f in "${files[@]}"; do
 			if [ ! -f "$res/$f" ]; then
 				missing+=("$f")
 			elif ! json_ok "$res/$f"; then
 				bad+=("$f")
+			elif ! valid "$res/$f"; then
+				shapeless+=("$f ($(jq -r 'type' "$res/$f"))")
 			fi
 		done
-		if [ "${#missing[@]}" -eq 0 ] && [ "${#bad[@]}" -eq 0 ]; then
+		if [ "${#missing[@]}" -eq 0 ] && [ "${#bad[@]}" -eq 0 ] && [ "${#shapeless[@]}" -eq 0 ]; then
 			add_test results true "all result files present in $(rel "$res")"
 		else
 			m="incomplete results for $k in $(rel "$res"):"
 			[ "${#missing[@]}" -eq 0 ] || m+=" missing ${missing[*]};"
 			[ "${#bad[@]}" -eq 0 ] || m+=" not valid JSON: ${bad[*]};"
+			[ "${#shapeless[@]}" -eq 0 ] || m+=" valid JSON of the wrong shape: ${shapeless[*]};"
 			add_test results false "$m the boot did not finish or the results were cut. Run 'make smoke KERNEL=$k' again."
 		fi
 	fi
 
+	# required:<kind>: every name the manifest requires of the tool version
+	# that wrote the file is in it.
+	for kind in "${kinds[@]}"; do
+		f="$res/${R_FILE[$kind]}"
+		if ! valid "$f"; then
+			add_test "required:$kind" false "$k: no readable ${R_FILE[$kind]}: the required $kind results cannot be checked"
+			continue
+		fi
+		local tool ver have=() need=() miss=() n
+		tool=$(jq -r '.tool // "" | tostring' "$f")
+		ver=$(jq -r '.version // "" | tostring' "$f")
+		if [ "$tool" != "${R_TOOL[$kind]}" ] || [ -z "$ver" ]; then
+			add_test "required:$kind" false "$k: $(rel "$f") was not written by ${R_TOOL[$kind]} (tool '$tool', version '$ver'): the results are not what the smoke stage makes. Run 'make smoke KERNEL=$k' again."
+			continue
+		fi
+		if [ -n "${R_MIN[$kind]:-}" ] && ! dpkg --compare-versions "$ver" ge "${R_MIN[$kind]}" 2>/dev/null; then
+			add_test "required:$kind" false "$k: $(rel "$f") comes from $tool $ver, older than the minimum ${R_MIN[$kind]} of $(rel "$manifest"): rebuild the image with the current $tool and run 'make smoke KERNEL=$k'."
+			continue
+		fi
+		mapfile -t have < <(jq -r "[${R_NAMES[$kind]}] | .[] | strings" "$f" 2>/dev/null)
+		mapfile -t need < <(required_names "$kind" "$ver")
+		for n in "${need[@]}"; do
+			[[ $'\n'"$(printf '%s\n' "${have[@]}")"$'\n' == *$'\n'"$n"$'\n'* ]] || miss+=("$n")
+		done
+		jq -c --arg kind "$kind" --arg tool "$tool" --arg ver "$ver" --arg man "$(rel "$manifest")" --argjson nreq "${#need[@]}" \
+			'.[$kind] = {tool: $tool, version: $ver, manifest: $man, required: $nreq, missing: $ARGS.positional}' \
+			"$work/$k.required.json" --args "${miss[@]}" >"$work/$k.r" && mv "$work/$k.r" "$work/$k.required.json"
+		if [ "${#need[@]}" -eq 0 ]; then
+			add_test "required:$kind" false "$k: $(rel "$manifest") requires nothing of $tool $ver: no required $kind check can be proven"
+		elif [ "${#miss[@]}" -eq 0 ]; then
+			add_test "required:$kind" true "all ${#need[@]} $kind checks required of $tool $ver are in $(rel "$f")"
+		else
+			add_test "required:$kind" false "$k: $tool $ver did not report ${#miss[@]} of the ${#need[@]} required $kind checks: $(printf '%s ' "${miss[@]}")(required by $(rel "$manifest")). A bad --only, a cut run or an older tool: run 'make smoke KERNEL=$k' again."
+		fi
+	done
+
 	# boot: the verdict of the boot stage.
-	if json_ok "$res/verdict.json"; then
+	if valid "$res/verdict.json"; then
 		local v reason
 		v=$(jq -r '.verdict // "missing"' "$res/verdict.json")
 		reason=$(jq -r '.reason // ""' "$res/verdict.json")
@@ -111,7 +311,7 @@ gate_kernel() {
 	fi
 
 	# check:<name>: every zc-smoke check.
-	if json_ok "$res/smoke.json"; then
+	if valid "$res/smoke.json"; then
 		local n
 		n=$(jq '[.checks[]?] | length' "$res/smoke.json")
 		if [ "$n" = 0 ]; then
@@ -128,7 +328,7 @@ gate_kernel() {
 	fi
 
 	# bench: hybrid must save syscalls over zc.
-	if json_ok "$res/bench.json"; then
+	if valid "$res/bench.json"; then
 		local zc hy
 		zc=$(jq -r '[.modes[]? | select(.mode == "zc") | .syscalls_per_rpc_excl_wait][0] // empty' "$res/bench.json")
 		hy=$(jq -r '[.modes[]? | select(.mode == "hybrid") | .syscalls_per_rpc_excl_wait][0] // empty' "$res/bench.json")
@@ -147,8 +347,9 @@ gate_kernel() {
 	if [ -f "$pkgdir/KREL" ]; then
 		krel=$(tr -d '[:space:]' <"$pkgdir/KREL")
 		local sk bk
-		sk=$(jq -r '.kernel // empty' "$res/smoke.json" 2>/dev/null || true)
-		bk=$(jq -r '.kernel // empty' "$res/bench.json" 2>/dev/null || true)
+		sk="" bk=""
+		if valid "$res/smoke.json"; then sk=$(jq -r '.kernel // empty | tostring' "$res/smoke.json"); fi
+		if valid "$res/bench.json"; then bk=$(jq -r '.kernel // empty | tostring' "$res/bench.json"); fi
 		if [ "$sk" = "$krel" ] && { [ -z "$bk" ] || [ "$bk" = "$krel" ]; }; then
 			add_test kernel-release true "results from $krel"
 		else
@@ -160,7 +361,7 @@ gate_kernel() {
 
 	# freshness: what was tested is what is there now, and nothing else.
 	local tp="$res/tested-packages.json" problems=() name file cur want
-	if json_ok "$tp" && jq -e 'type == "array" and length > 0 and all(.[]; (.file | type) == "string" and (.sha256 | type) == "string")' "$tp" >/dev/null; then
+	if valid "$tp" && jq -e 'type == "array" and length > 0 and all(.[]; (.file | type) == "string" and (.sha256 | type) == "string")' "$tp" >/dev/null; then
 		local -A listed=()
 		while IFS=$'\t' read -r name want; do
 			file=$(resolve "$name")
@@ -191,26 +392,53 @@ gate_kernel() {
 		add_test freshness false "$k: $(rel "$tp") is missing, invalid or empty: nothing says which packages were tested. Run 'make image smoke KERNEL=$k'."
 	fi
 
-	jq -n --arg name "$k" --arg krel "$krel" --arg res "$(rel "$res")" \
-		--slurpfile tests "$tests" --slurpfile pk "$work/$k.packages.json" \
-		--argjson boot "$(jq -c '{verdict, reason, exit_code, seconds}' "$res/verdict.json" 2>/dev/null || echo null)" \
-		--argjson smoke "$(jq -c '{kernel, summary, checks: [.checks[]? | {name, verdict}]}' "$res/smoke.json" 2>/dev/null || echo null)" \
-		--argjson bench "$(jq -c '{kernel, modes: [.modes[]? | {mode, syscalls_per_rpc, syscalls_per_rpc_excl_wait, qps, qps_per_cpu_second}]}' "$res/bench.json" 2>/dev/null || echo null)" \
-		'{name: $name,
+	# profile: the packages are a build of this profile.
+	if [ -n "$krel" ]; then
+		if [[ $krel == *"-$profile" ]]; then
+			add_test profile true "$krel is a $profile build (channels: $PROF_CHANNELS)"
+		else
+			add_test profile false "$k: the packages are $krel, not a build of profile $profile (its release would end with -$profile): gate with the profile they were built with, or run 'make deb rpm KERNEL=$k PROFILE=$profile'"
+		fi
+	fi
+
+	local boot=null smoke=null bench=null
+	if valid "$res/verdict.json"; then boot=$(jq -c '{verdict, reason, exit_code, seconds}' "$res/verdict.json"); fi
+	if valid "$res/smoke.json"; then smoke=$(jq -c '{tool, version, kernel, summary, checks: [.checks[] | {name, verdict}]}' "$res/smoke.json"); fi
+	if valid "$res/bench.json"; then bench=$(jq -c '{tool, version, kernel, modes: [.modes[] | {mode, syscalls_per_rpc, syscalls_per_rpc_excl_wait, qps, qps_per_cpu_second}]}' "$res/bench.json"); fi
+	jq -n --arg name "$kid" --arg line "$k" --arg profile "$profile" --arg ch "$PROF_CHANNELS" --arg krel "$krel" --arg res "$(rel "$res")" \
+		--slurpfile tests "$tests" --slurpfile pk "$work/$k.packages.json" --slurpfile req "$work/$k.required.json" \
+		--argjson outdated "$(outdated_json "$k")" \
+		--argjson boot "$boot" --argjson smoke "$smoke" --argjson bench "$bench" \
+		'{name: $name, line: $line, profile: $profile, channels: $ch,
 		  verdict: (if ($tests | all(.pass)) then "pass" else "fail" end),
 		  problems: [$tests[] | select(.pass | not) | .message],
 		  krel: (if $krel == "" then null else $krel end),
-		  results: $res, boot: $boot, smoke: $smoke, bench: $bench,
+		  outdated: $outdated,
+		  results: $res, required: $req[0], boot: $boot, smoke: $smoke, bench: $bench,
 		  packages: $pk[0], tests: $tests}' >"$work/$k.json"
 }
 
 for k in "$@"; do
-	gate_kernel "$k"
+	# In a child of its own (not in an `if`: set -e must hold inside), so a
+	# result that breaks a jq program fails this kernel, with the reason,
+	# instead of the whole gate.
+	rc=0
+	(gate_kernel "$k") 2>"$work/$k.err" &
+	wait $! || rc=$?
+	if [ "$rc" != 0 ] || ! jq -e 'type == "object" and (.tests | type) == "array"' "$work/$k.json" >/dev/null 2>&1; then
+		m="$k: the gate could not read the results in $(rel "$OUT/results/$(kid "$k" "$profile")") (exit $rc): $(grep -v '^\[' "$work/$k.err" | tail -n 3 | tr '\n' ' ')- fix or remove the broken file and run 'make smoke KERNEL=$k' again"
+		jq -n --arg name "$(kid "$k" "$profile")" --arg line "$k" --arg profile "$profile" --arg ch "$PROF_CHANNELS" --arg m "$m" \
+			--arg res "$(rel "$OUT/results/$(kid "$k" "$profile")")" \
+			'{name: $name, line: $line, profile: $profile, channels: $ch, verdict: "fail", problems: [$m], krel: null,
+			  outdated: null, results: $res, required: {}, boot: null, smoke: null, bench: null, packages: [],
+			  tests: [{name: "gate-error", pass: false, message: $m}]}' >"$work/$k.json"
+	fi
 	v=$(jq -r .verdict "$work/$k.json")
+	od_line=$(jq -r '.outdated | if . == null then "" else " [\(.pinned // "?") \(.status)\(if .status == "behind" then ": newest \(.newest), \(.behind_by) behind" else "" end)]" end' "$work/$k.json")
 	if [ "$v" = pass ]; then
-		log gate "$k" "pass ($(jq '.tests | length' "$work/$k.json") tests)"
+		log gate "$k" "pass ($(jq '.tests | length' "$work/$k.json") tests, profile $profile)$od_line"
 	else
-		log gate "$k" "FAIL: $(jq -r '.problems | length' "$work/$k.json") problem(s)"
+		log gate "$k" "FAIL: $(jq -r '.problems | length' "$work/$k.json") problem(s) (profile $profile)$od_line"
 		# The kernel-wide problems first, then the failing checks; at most 8 lines.
 		jq -r '[.tests[] | select(.pass | not)] | (map(select(.name | startswith("check:") | not)) +
 			map(select(.name | startswith("check:")))) as $p
@@ -222,9 +450,15 @@ done
 kfiles=()
 for k in "$@"; do kfiles+=("$work/$k.json"); done
 commit=$(git -C "$TOP" rev-parse HEAD 2>/dev/null || true)
-jq -s --arg time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$commit" '
-	{tool: "zc-kernel-gate", format: 1, time: $time,
+jq -s --arg time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$commit" \
+	--arg profile "$profile" --arg ch "$PROF_CHANNELS" --arg man "$(rel "$manifest")" --arg man_sha "$(sha256_of "$manifest")" \
+	--arg od "$(rel "$od")" --arg ods "$od_source" --argjson odok "$od_ok" --arg stale "${ALLOW_STALE:-0}" '
+	{tool: "zc-kernel-gate", format: 2, time: $time,
 	 commit: (if $commit == "" then null else $commit end),
+	 profile: $profile, channels: $ch,
+	 required_checks: {manifest: $man, sha256: $man_sha},
+	 outdated: {file: $od, fresh: ($odok == 1), source: $ods},
+	 allow_stale: ($stale == "1"),
 	 verdict: (if length > 0 and all(.verdict == "pass") then "pass" else "fail" end),
 	 kernels_requested: [.[].name],
 	 failed_kernels: [.[] | select(.verdict != "pass") | .name],

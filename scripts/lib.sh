@@ -217,42 +217,195 @@ papt_download() {
 	local -a opts
 	mapfile -t opts < <(papt_opts)
 	papt_update
-	(cd "$dest" && quietly "$dest/download.log" apt-get "${opts[@]}" download "$pkg=$ver") ||
-		die "could not download $pkg=$ver through the private apt configuration (see $dest/download.log).
+	mkdir -p "$OUT/logs"
+	(cd "$dest" && quietly "$OUT/logs/download-$pkg.log" apt-get "${opts[@]}" download "$pkg=$ver") ||
+		die "could not download $pkg=$ver through the private apt configuration (see $OUT/logs/download-$pkg.log).
 The pinned version may have left the archive: check 'apt-cache madison $pkg' and update source.conf."
 }
 
 # status_set LTS STAGE RESULT SECONDS DETAIL: record a stage's outcome for the
-# summary table printed at the end of `make` (scripts/summary.sh).
+# summary table printed at the end of `make` (scripts/summary.sh). Atomic: the
+# record is written beside the old one and renamed over it, so a full disk or
+# a kill leaves the earlier record, never an empty or half file. Returns
+# non-zero (without dying) when it cannot write.
 status_set() {
-	local lts=$1 stage=$2 result=$3 secs=$4
+	local lts=$1 stage=$2 result=$3 secs=$4 f tmp
 	shift 4
-	mkdir -p "$OUT/status/$lts"
-	printf '%s\t%s\t%s\n' "$result" "$secs" "$*" >"$OUT/status/$lts/$stage"
+	f="$OUT/status/$lts/$stage"
+	mkdir -p "$OUT/status/$lts" 2>/dev/null || return 1
+	tmp="$f.tmp.$$"
+	if printf '%s\t%s\t%s\n' "$result" "$secs" "$*" >"$tmp" 2>/dev/null && [ -s "$tmp" ] &&
+		mv -f "$tmp" "$f" 2>/dev/null; then
+		return 0
+	fi
+	rm -f "$tmp" 2>/dev/null
+	printf 'warning: could not record the %s stage of %s in %s (disk full?)\n' "$stage" "$lts" "$f" >&2
+	return 1
 }
 
 # stage_begin LTS STAGE / stage_end: time a stage and record it; a stage that
-# exits non-zero between the two is recorded as failed by the EXIT trap.
+# exits non-zero between the two, or is interrupted, is recorded as failed
+# ("exit N", "interrupted by SIGINT") by the exit handler.
 stage_begin() {
 	_stage_lts=$1 _stage_name=$2 _stage_t0=$(date +%s)
 	_stage_done=0
-	trap '_stage_trap' EXIT
+	_zc_trap_install
 }
+# _stage_trap: the one EXIT trap of every stage script. It never stops half
+# way (no set -e here): it records a failed stage, runs the handlers of
+# zc_on_exit (last registered first), then removes the cleanup_on_exit
+# directories, each step whatever the others did, and exits with the script's
+# status.
 _stage_trap() {
-	local rc=$?
+	local rc=$? i d why
+	set +e
+	trap '' INT TERM HUP
+	if [ -n "${_zc_signal:-}" ]; then why="interrupted by SIG$_zc_signal"; else why="exit $rc"; fi
 	if [ "${_stage_done:-0}" != 1 ] && [ -n "${_stage_name:-}" ]; then
-		status_set "$_stage_lts" "$_stage_name" FAIL $(($(date +%s) - _stage_t0)) "exit $rc"
+		status_set "$_stage_lts" "$_stage_name" FAIL $(($(date +%s) - _stage_t0)) "$why"
 	fi
-	for d in "${_cleanup_dirs[@]}"; do rm -rf "$d"; done
+	for ((i = ${#_zc_exit_handlers[@]} - 1; i >= 0; i--)); do
+		eval "${_zc_exit_handlers[i]}" || printf 'warning: exit handler failed: %s\n' "${_zc_exit_handlers[i]}" >&2
+	done
+	for d in "${_cleanup_dirs[@]}"; do
+		[ -n "$d" ] || continue
+		rm -rf -- "$d" 2>/dev/null || printf 'warning: could not remove %s\n' "$d" >&2
+	done
 	return "$rc"
 }
 stage_end() {
-	status_set "$_stage_lts" "$_stage_name" "${1:-ok}" $(($(date +%s) - _stage_t0)) "${*:2}"
+	status_set "$_stage_lts" "$_stage_name" "${1:-ok}" $(($(date +%s) - _stage_t0)) "${*:2}" || true
 	_stage_done=1
 }
 # cleanup_on_exit DIR: remove DIR when the script exits, whatever the outcome.
 _cleanup_dirs=()
-cleanup_on_exit() { _cleanup_dirs+=("$1"); trap '_stage_trap' EXIT; }
+cleanup_on_exit() { _cleanup_dirs+=("$1"); _zc_trap_install; }
+
+# ---------------------------------------------------------------------------
+# Faults and bad input (issue 13): the exit-handler stack, tool checks, free
+# space, ENOSPC in one line, stage locks and stale work directories, logs
+# that outlive their temp directories. Kept together; new helpers go here.
+# ---------------------------------------------------------------------------
+
+_zc_exit_handlers=()
+_zc_signal=""
+# _zc_trap_install: the EXIT trap runs _stage_trap; INT, TERM and HUP exit
+# with 128+N through it, so an interrupted stage is recorded as such (a
+# signal would otherwise end the script with the status of its last command).
+_zc_trap_install() {
+	trap '_stage_trap' EXIT
+	trap '_zc_signal=INT; exit 130' INT
+	trap '_zc_signal=TERM; exit 143' TERM
+	trap '_zc_signal=HUP; exit 129' HUP
+}
+# zc_on_exit CMD: run CMD (a string, eval'ed) when the script exits, after
+# the handlers registered later and before the cleanup_on_exit directories
+# are removed. Handlers compose: nothing replaces the exit trap.
+zc_on_exit() { _zc_exit_handlers+=("$1"); _zc_trap_install; }
+# cleanup_forget DIR: do not remove DIR at exit after all (it went live).
+cleanup_forget() {
+	local i
+	for i in "${!_cleanup_dirs[@]}"; do
+		[ "${_cleanup_dirs[i]}" != "$1" ] || unset '_cleanup_dirs[i]'
+	done
+	_cleanup_dirs=("${_cleanup_dirs[@]}")
+}
+
+# The package each command the stages need comes from: need_tools names it,
+# and `make deps` (deps.sh) checks every command of this table, not only the
+# package status, so a removed binary is found too.
+declare -gA ZC_TOOL_PKG=(
+	[apt-get]=apt [apt-cache]=apt [dpkg]=dpkg [dpkg-deb]=dpkg [tar]=tar [xz]=xz-utils
+	[gzip]=gzip [zstd]=zstd [sha256sum]=coreutils [flock]=util-linux [patch]=patch
+	[cp]=coreutils [find]=findutils [awk]=mawk [sed]=sed [df]=coreutils [make]=make
+	[jq]=jq [xmllint]=libxml2-utils [git]=git
+	[reprepro]=reprepro [createrepo_c]=createrepo-c [gpg]=gnupg [gpgv]=gpgv
+	[gpgconf]=gnupg [rpm]=rpm [rpmsign]=rpm [rpmbuild]=rpm [python3]=python3
+)
+# need_tools STAGE CMD...: every CMD is on PATH, or one error naming all the
+# missing ones and their packages, and what to run.
+need_tools() {
+	local stage=$1 t miss=()
+	shift
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || miss+=("$t (package ${ZC_TOOL_PKG[$t]:-?})")
+	done
+	[ "${#miss[@]}" -eq 0 ] && return 0
+	die "$stage: missing tools: $(printf '%s, ' "${miss[@]}" | sed 's/, $//').
+Run 'make deps' (as root) to install them."
+}
+
+# zc_human BYTES: 1.2G, 300M, 12K.
+zc_human() { numfmt --to=iec --suffix=B "$1" 2>/dev/null || echo "${1}B"; }
+# zc_free_bytes DIR: bytes available to us on the filesystem of DIR.
+zc_free_bytes() { df -Pk -- "$1" 2>/dev/null | awk 'NR == 2 { print $4 * 1024 }'; }
+# zc_need_space DIR BYTES WHAT: die, before a big stage writes anything, when
+# the filesystem of DIR has less than BYTES free (and, with a 4th argument,
+# fewer than that many free inodes). ZC_NO_SPACE_CHECK=1 skips the check.
+zc_need_space() {
+	local dir=$1 need=$2 what=$3 inodes=${4:-0} have ihave
+	[ "${ZC_NO_SPACE_CHECK:-0}" != 1 ] || return 0
+	have=$(zc_free_bytes "$dir")
+	[ -n "$have" ] || return 0
+	if [ "$have" -lt "$need" ]; then
+		die "not enough disk space for $what: it needs about $(zc_human "$need") in $dir, which has $(zc_human "$have") free ($(df -P -- "$dir" | awk 'NR == 2 { print $6 }')).
+Free some space there, or set OUT= (or CACHE_DIR=) to a bigger filesystem."
+	fi
+	if [ "$inodes" -gt 0 ]; then
+		ihave=$(df -Pi -- "$dir" 2>/dev/null | awk 'NR == 2 { print $4 }')
+		if [ -n "$ihave" ] && [ "$ihave" != - ] && [ "$ihave" -lt "$inodes" ]; then
+			die "not enough free inodes for $what: it needs about $inodes files in $dir, which has $ihave free inodes.
+Free some there, or set OUT= to another filesystem."
+		fi
+	fi
+}
+# zc_errfilter: a filter for a command's stderr: at most 20 lines through, and
+# "No space left on device" lines counted instead of repeated (tar prints one
+# per file). Use as: { cmd 2>&1 >&3 3>&- | zc_errfilter >&2; } 3>&1
+zc_errfilter() {
+	awk '/No space left on device/ { nospc++; next }
+		{ if (++n <= 20) print; else more++ }
+		END { if (more) printf "... %d more lines\n", more
+			if (nospc) printf "(%d \"No space left on device\" errors)\n", nospc }'
+}
+# zc_die_if_full DIR WHAT: after a failed write under DIR, one line when its
+# filesystem is full (less than 1 MiB free), instead of a cascade of errors.
+zc_die_if_full() {
+	local dir=$1 what=$2 have
+	have=$(zc_free_bytes "$dir")
+	if [ -n "$have" ] && [ "$have" -lt 1048576 ]; then
+		die "no space left on device: $what failed, $(df -P -- "$dir" | awk 'NR == 2 { print $6 }') is full ($(zc_human "$have") free). Nothing was kept; free some space, or set OUT= to a bigger filesystem."
+	fi
+}
+
+# stage_lock LOCKFILE WHAT: hold an exclusive lock on LOCKFILE (fd 8) until
+# the script exits; waits, saying so, while another run holds it.
+stage_lock() {
+	local lock=$1 what=$2
+	mkdir -p "$(dirname "$lock")"
+	exec 8>>"$lock"
+	if ! flock -n 8; then
+		log lock "-" "waiting for another $what to finish ($lock)"
+		flock -w "${ZC_LOCK_TIMEOUT:-3600}" 8 || die "timed out waiting for $lock: another $what still runs (see 'fuser $lock')"
+	fi
+}
+# clean_stale DIR GLOB WHAT: under the stage's lock, any DIR/GLOB left is the
+# work directory of a run that died (kill -9, power loss): remove it.
+clean_stale() {
+	local dir=$1 glob=$2 what=$3 d
+	for d in "$dir"/$glob; do
+		[ -e "$d" ] || continue
+		log clean "-" "removing $d (left by a $what that did not finish)"
+		rm -rf -- "$d"
+	done
+}
+# keep_log FILE NAME: copy FILE to $OUT/logs/NAME (kept after the temp
+# directory is gone) and print that path, for error messages.
+keep_log() {
+	local f=$1 name=$2
+	mkdir -p "$OUT/logs" 2>/dev/null
+	if [ -f "$f" ] && cp -f "$f" "$OUT/logs/$name" 2>/dev/null; then echo "$OUT/logs/$name"; else echo "$f (not kept)"; fi
+}
 
 # kernel_identity LTS PROFILE: after load_conf, the names of one build, which
 # change whenever its bytes may change (source version with its Debian
@@ -300,7 +453,7 @@ fetch_pinned_deb() {
 		cleanup_on_exit "$dl"
 		papt_download "$pkg" "$ver" "$dl" >&2
 		got=$(find "$dl" -maxdepth 1 -name "${pkg}_*.deb" | head -n1)
-		[ -n "$got" ] || die "apt-get download produced no .deb for $pkg=$ver (see $dl/download.log)"
+		[ -n "$got" ] || die "apt-get download produced no .deb for $pkg=$ver (see $OUT/logs/download-$pkg.log)"
 		verify_sha256 "$got" "$want" "downloaded $pkg $ver"
 		mv "$got" "$deb"
 	fi

@@ -17,6 +17,7 @@ set -euo pipefail
 
 lts=${1:-}
 load_conf "$lts"
+need_tools patch patch cp find sha256sum flock df
 stage_begin "$lts" patch
 src="$OUT/src/$SRC_LINE"
 dest="$OUT/patched/$lts"
@@ -51,12 +52,18 @@ if [ -f "$dest/.zc-series" ] && [ "$(cat "$dest/.zc-series")" = "$record" ]; the
 fi
 
 mkdir -p "$OUT/patched"
+# One run per line at a time; under the lock, a work directory of this line
+# is what a killed run left (a half tree): it goes first.
+stage_lock "$OUT/.locks/patch-$lts.lock" "'make patch KERNEL=$lts'"
+clean_stale "$OUT/patched" ".$lts.*" "'make patch KERNEL=$lts'"
+# Hard links cost an inode each, and the patched files their size.
+zc_need_space "$OUT/patched" $((64 * 1024 * 1024)) "the patched tree of $lts" "$(find "$src" | wc -l)"
 work=$(mktemp -d "$OUT/patched/.$lts.XXXXXX")
 cleanup_on_exit "$work"
 log patch "$lts" "copying the pristine tree"
 # Hard links: fast and small. patch(1) writes each file it changes anew (and
 # the build writes only under O=), so the pristine tree is never modified.
-cp -al "$src" "$work/tree"
+cp -al "$src" "$work/tree" || { zc_die_if_full "$work" "copying the pristine tree"; die "could not copy $src to $work/tree"; }
 rm -f "$work/tree/.zc-source"
 
 n=0
@@ -69,7 +76,9 @@ for p in "${patches[@]}"; do
 			/^checking file / { f = $3 }
 			/FAILED at/ { sub(/\.$/, "", $0); printf "  file %s: %s\n", f, $0 }
 			/Reversed \(or previously applied\)/ { printf "  file %s: already applied (reversed patch detected)\n", f }
-			/can.t find file to patch/ { print "  a file to patch does not exist in the tree" }')
+			/can.t find file to patch/ { nofile = 1 }
+			nofile && /^\|\+\+\+ / { t = $2; sub(/^[ab]\//, "", t); sub(/\t.*/, "", t)
+				printf "  file %s: does not exist in the tree (the patch targets a file this source lacks)\n", t; nofile = 0 }')
 		die "patch $n/${#patches[@]} does not apply to $CONF_PACKAGE $CONF_VERSION: $pdir/$p
 ${where:-$pout}
 The pristine tree $src is untouched and no patched tree was written.

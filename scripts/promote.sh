@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # promote.sh CHANNEL: publish what the gate passed into the signed APT and YUM
-# repositories under $OUT/repo, channel "testing" or "stable".
+# repositories under $OUT/repo, channel "lab", "testing" or "stable".
 #
-#   $OUT/repo/apt/                    reprepro: suites testing and stable, main, amd64
+#   $OUT/repo/apt/                    reprepro: suites lab, testing and stable, main, amd64
 #   $OUT/repo/yum/<channel>/          createrepo_c, repomd.xml.asc, rpms signed
 #   $OUT/repo/zc-kernel-archive.{asc,gpg}        the public key
 #   $OUT/repo/zc-kernel-<channel>.{sources,repo} how a host adds the channel
@@ -11,6 +11,13 @@
 # Rules:
 # - only with a passing $OUT/gate.json, and only packages whose sha256 is the
 #   one the gate tested (checked on the very copies that get published);
+# - a kernel of a test profile (CHANNELS=lab in packaging/configs/<p>.profile:
+#   smoke, quick, debug) goes to the lab channel only: testing and stable take
+#   fleet profiles (CHANNELS=fleet: cloud, distro) and refuse the others;
+#   PROFILE, when set, must be the profile the gate judged;
+# - stable refuses a kernel behind its line's newest release (or whose state
+#   the gate could not learn), naming the version to refresh to, unless
+#   ALLOW_STALE=1, which promotions.json records; testing and lab only warn;
 # - testing takes the gate's packages; stable takes the same packages from
 #   testing, the same bytes (reprepro copies the pool entry; the signed rpms
 #   are copied from yum/testing), never a rebuild: a package the gate passed
@@ -21,12 +28,15 @@
 #   $OUT/repo/.versions/<id>/ (a copy of the current one, then the changes,
 #   then verification) and switches the single symlink $OUT/repo/current to
 #   it with one rename(2). $OUT/repo/apt, yum, ... are fixed symlinks into
-#   current/. A promote killed at any point leaves current as it was; the
-#   half-made tree is garbage removed by the next promote. The current and
-#   the previous trees are kept, older ones pruned;
-# - serialised: flock on $OUT/repo/.lock, held from before the copy until
-#   after the switch; a second promote waits (PROMOTE_LOCK_TIMEOUT seconds,
-#   default 1800).
+#   current/, made before the switch (even the first one), so the rename makes
+#   everything appear at once. A promote killed at any point leaves current as
+#   it was or fully switched; the half-made tree is garbage removed by the
+#   next promote. The current and the previous trees are kept, older ones
+#   pruned;
+# - serialised: flock on $OUT/repo/.lock, held from the start (before the
+#   packages are copied) until the end; a second promote waits
+#   (PROMOTE_LOCK_TIMEOUT seconds, default 1800). Under the lock, the work
+#   directories $OUT/.promote.* of killed promotes are removed.
 #
 # RPM signatures: the gate tested unsigned rpms; signing adds a signature
 # header, so the published file has another sha256. The rpm is signed as a
@@ -38,8 +48,10 @@
 #
 # Environment: SIGNING_KEY (user key id; default: the project key of
 # `make keys`, generated if missing), REPO_URL (base URL clients use; default
-# file://$OUT/repo), ZC_PROMOTE_TEST_PAUSE=<s> (tests: sleep after staging,
-# before the switch).
+# file://$OUT/repo), ALLOW_STALE=1, PROFILE, ZC_PROMOTE_TEST_PAUSE=<s> (tests:
+# sleep at the point ZC_PROMOTE_TEST_PAUSE_AT names: "staged" (default, after
+# staging), "entries" (entry points made, just before the switch) or
+# "switched" (just after it)). Logs of a failure stay in $OUT/logs/.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -47,17 +59,26 @@ set -euo pipefail
 . "$(dirname "$0")/repo-lib.sh"
 
 channel=${1:-${CHANNEL:-}}
+CHANNELS_ALL="lab testing stable"
 case "$channel" in
-testing | stable) ;;
-"") die "no channel given: make promote CHANNEL=testing (or stable)" ;;
-*) die "unknown channel '$channel': CHANNEL must be 'testing' or 'stable'" ;;
+lab | testing | stable) ;;
+"") die "no channel given: make promote CHANNEL=lab (test profiles) or CHANNEL=testing, then stable (fleet profiles)" ;;
+*) die "bad channel '$channel': CHANNEL must be 'lab', 'testing' or 'stable'" ;;
 esac
 REPO=$OUT/repo
 REPO_URL=${REPO_URL:-file://$REPO}
 REPO_URL=${REPO_URL%/}
-for t in reprepro createrepo_c gpg gpgv rpm rpmsign jq flock dpkg-deb; do
-	command -v "$t" >/dev/null || die "$t is missing: run 'make deps' (packages reprepro createrepo-c gnupg rpm jq)"
-done
+need_tools promote reprepro createrepo_c gpg gpgv gpgconf rpm rpmsign jq flock dpkg-deb sha256sum
+LOGS=$OUT/logs/promote
+mkdir -p "$LOGS"
+
+# test_pause POINT: the tests' hook to kill a promote at a given point.
+test_pause() {
+	if [ -n "${ZC_PROMOTE_TEST_PAUSE:-}" ] && [ "${ZC_PROMOTE_TEST_PAUSE_AT:-staged}" = "$1" ]; then
+		log promote "$channel" "test pause: $1, sleeping ${ZC_PROMOTE_TEST_PAUSE}s"
+		sleep "$ZC_PROMOTE_TEST_PAUSE" 9>&-
+	fi
+}
 
 # rel PATH: "out/..." for a path under $OUT, as the gate names files.
 rel() { case "$1" in "$OUT"/*) echo "out/${1#"$OUT"/}" ;; *) echo "$1" ;; esac; }
@@ -66,9 +87,25 @@ resolve() { case "$1" in out/*) echo "$OUT/${1#out/}" ;; /*) echo "$1" ;; *) ech
 # --- the gate: a private copy of the verdict, read once -----------------------
 gate=$OUT/gate.json
 [ -f "$gate" ] || die "no gate verdict ($(rel "$gate")): nothing may be promoted without a passing gate. Run 'make gate' first."
+
+# --- lock; what killed promotes left goes first --------------------------------
+mkdir -p "$REPO/.versions"
+for e in apt yum; do
+	if [ -e "$REPO/$e" ] && [ ! -L "$REPO/$e" ]; then
+		die "$REPO/$e is a real directory, not promote.sh's symlink into $REPO/current: move it away first"
+	fi
+done
+exec 9>>"$REPO/.lock"
+if ! flock -n 9; then
+	log promote "$channel" "waiting for the repository lock $REPO/.lock (another promote is running)"
+	flock -w "${PROMOTE_LOCK_TIMEOUT:-1800}" 9 ||
+		die "timed out after ${PROMOTE_LOCK_TIMEOUT:-1800}s waiting for $REPO/.lock: another promote still runs (see 'fuser $REPO/.lock')"
+fi
+# Every live promote holds the lock: any work directory left is a dead one's.
+clean_stale "$OUT" ".promote.*" "promote"
 work=$(mktemp -d "$OUT/.promote.XXXXXX")
 cleanup_on_exit "$work"
-trap 'stop_project_agent; _stage_trap' EXIT
+zc_on_exit stop_project_agent
 cp "$gate" "$work/gate.json"
 jq -e '.tool == "zc-kernel-gate"' "$work/gate.json" >/dev/null 2>&1 || die "$(rel "$gate") is not a gate verdict written by scripts/gate.sh: run 'make gate'"
 if ! jq -e '.verdict == "pass"' "$work/gate.json" >/dev/null; then
@@ -78,6 +115,48 @@ fi
 gate_sha=$(sha256_of "$work/gate.json")
 jq -e '(.packages | length > 0) and all(.packages[]; .sha256_agree)' "$work/gate.json" >/dev/null ||
 	die "$(rel "$gate") records no packages, or two kernels tested one file with different sums: run 'make gate' again"
+
+# --- profile and channel: test kernels never reach a fleet channel ---------------
+jq -e '(.profile | type) == "string" and all(.kernels[]; (.channels | type) == "string")' "$work/gate.json" >/dev/null ||
+	die "$(rel "$gate") names no profile (written by an older gate): run 'make gate' again"
+gate_profile=$(jq -r .profile "$work/gate.json")
+if [ -n "${PROFILE:-}" ] && [ "$PROFILE" != "$gate_profile" ]; then
+	die "PROFILE=$PROFILE, but $(rel "$gate") judged profile $gate_profile: run 'make gate PROFILE=$PROFILE' first (or promote with PROFILE=$gate_profile)"
+fi
+if [ "$channel" != lab ]; then
+	labonly=$(jq -r '.kernels[] | select(.channels != "fleet") | "  \(.name): profile \(.profile) (CHANNELS=\(.channels))"' "$work/gate.json")
+	if [ -n "$labonly" ]; then
+		die "refusing to promote to $channel: these kernels are of a test profile, which may go to the lab channel only:
+$labonly
+Test profiles (packaging/configs/<profile>.profile with CHANNELS=lab) never reach testing or stable.
+Publish them with 'make promote CHANNEL=lab', or build a fleet profile (PROFILE=cloud or distro) for $channel."
+	fi
+fi
+
+# --- how far behind its line each kernel is (recorded by the gate) ---------------
+stale=$(jq -c '[.kernels[] | select((.outdated.status // "unknown") != "current")
+	| {kernel: .name, line: (.outdated.line // .line), pinned: .outdated.pinned, newest: .outdated.newest,
+	   behind_by: .outdated.behind_by, status: (.outdated.status // "unknown"), reason: .outdated.reason}]' "$work/gate.json")
+allow_stale=false
+if [ "$stale" != "[]" ]; then
+	msg=$(jq -r '.[] | if .status == "behind"
+		then "  \(.kernel): pinned \(.pinned), its line serves \(.newest) (\(.behind_by) newer): run make refresh KERNEL=\(.line)"
+		else "  \(.kernel): not known to be current (\(.reason // "no outdated record")): run make outdated" end' <<<"$stale")
+	if [ "$channel" = stable ]; then
+		if [ "${ALLOW_STALE:-0}" = 1 ]; then
+			allow_stale=true
+			log promote "$channel" "ALLOW_STALE=1: promoting kernels that are not current (recorded in promotions.json):"
+			printf '%s\n' "$msg" >&2
+		else
+			die "refusing to promote to stable: these kernels are behind their line's newest release, or not known to be current:
+$msg
+Then rebuild, smoke and gate them (make KERNEL=<lts> PROFILE=$gate_profile). ALLOW_STALE=1 promotes them anyway; promotions.json records it."
+		fi
+	else
+		log promote "$channel" "warning: kernels not current (stable would refuse them):"
+		printf '%s\n' "$msg" >&2
+	fi
+fi
 
 # Copy every package the gate passed, then check the copies: what is checked
 # is what gets published, even if out/pkg changes meanwhile.
@@ -113,20 +192,7 @@ signing_setup
 export GNUPGHOME=$SIGN_HOME # reprepro signs through gpgme
 log promote "$channel" "signing with $SIGN_FPR ($SIGN_SOURCE key, $SIGN_HOME)"
 
-# --- lock, clean up what a killed promote left, stage a copy --------------------
-mkdir -p "$REPO/.versions"
-for e in apt yum; do
-	if [ -e "$REPO/$e" ] && [ ! -L "$REPO/$e" ]; then
-		die "$REPO/$e is a real directory, not promote.sh's symlink into $REPO/current: move it away first"
-	fi
-done
-exec 9>>"$REPO/.lock"
-if ! flock -n 9; then
-	log promote "$channel" "waiting for the repository lock $REPO/.lock (another promote is running)"
-	flock -w "${PROMOTE_LOCK_TIMEOUT:-1800}" 9 ||
-		die "timed out after ${PROMOTE_LOCK_TIMEOUT:-1800}s waiting for $REPO/.lock: another promote still runs (see 'fuser $REPO/.lock')"
-fi
-
+# --- stage a copy of the current tree (under the lock, taken above) ----------------
 cur_id=""
 if [ -L "$REPO/current" ]; then
 	cur_id=$(readlink "$REPO/current")
@@ -170,7 +236,7 @@ log promote "$channel" "staging in $(rel "$stage") (from ${cur_id:-nothing})"
 apt=$stage/apt
 rdir=$stage/reprepro
 mkdir -p "$rdir/conf" "$apt"
-for s in testing stable; do
+for s in $CHANNELS_ALL; do
 	cat <<-EOT
 		Origin: zc-kernel
 		Label: zc-kernel
@@ -183,7 +249,7 @@ for s in testing stable; do
 
 	EOT
 done >"$rdir/conf/distributions"
-rr() { quietly "$work/reprepro.log" reprepro -b "$rdir" --outdir "$apt" "$@"; }
+rr() { quietly "$LOGS/reprepro.log" reprepro -b "$rdir" --outdir "$apt" "$@"; }
 # apt_has SUITE PKG: the version and pool file of PKG in SUITE ("" if none).
 apt_has() {
 	# shellcheck disable=SC2016 # reprepro's own ${...} fields
@@ -215,9 +281,9 @@ while IFS=$'\t' read -r name want file; do
 apt (and reprepro) can never hold two files for one version. Bump the package version
 (ZC_REVISION in patches/<lts>/source.conf, or the package's own version) and rebuild."
 	fi
-	if [ "$channel" = testing ]; then
-		rr includedeb testing "$file" ||
-			die "reprepro could not add $name to testing (log above: $work/reprepro.log)"
+	if [ "$channel" != stable ]; then
+		rr includedeb "$channel" "$file" ||
+			die "reprepro could not add $name to $channel (log above: $LOGS/reprepro.log)"
 	else
 		have=$(apt_has testing "$pkg")
 		hv=${have%%$'\t'*}
@@ -232,7 +298,7 @@ stable only takes what testing already has: run 'make promote CHANNEL=testing' f
 	printf '%s\t%s\t%s\t%s\t%s\n' "$pkg" "$ver" "$want" "$name" deb >>"$work/published.tsv"
 done <"$work/packages.tsv"
 if [ "${#copy_names[@]}" -gt 0 ]; then
-	rr copy stable testing "${copy_names[@]}" || die "reprepro could not copy ${copy_names[*]} from testing to stable ($work/reprepro.log)"
+	rr copy stable testing "${copy_names[@]}" || die "reprepro could not copy ${copy_names[*]} from testing to stable ($LOGS/reprepro.log)"
 fi
 # Each package must now be in the channel at exactly the gate's version and
 # bytes (reprepro skips, with only a warning, a version older than one present).
@@ -240,15 +306,15 @@ while IFS=$'\t' read -r pkg ver want name _; do
 	have=$(apt_has "$channel" "$pkg")
 	hv=${have%%$'\t'*}
 	[ "$hv" = "$ver" ] ||
-		die "$pkg $ver is not in $channel after publishing (it has: ${hv:-nothing}); a newer $pkg is already published? See $work/reprepro.log"
+		die "$pkg $ver is not in $channel after publishing (it has: ${hv:-nothing}); a newer $pkg is already published? See $LOGS/reprepro.log"
 	[ "$(sha256_of "${have#*$'\t'}")" = "$want" ] || die "$pkg $ver in $channel has another sha256 than the gate tested"
 	published+=("apt $channel: ${have#*"$REPO/.versions/$id/"}  (sha256 $want)")
 done < <(awk -F'\t' '$5 == "deb"' "$work/published.tsv" 2>/dev/null)
 # Sign both suites with the current key and check the signatures.
-rr export || die "reprepro export failed ($work/reprepro.log)"
-rr check || die "reprepro check found an inconsistent repository ($work/reprepro.log)"
+rr export || die "reprepro export failed ($LOGS/reprepro.log)"
+rr check || die "reprepro check found an inconsistent repository ($LOGS/reprepro.log)"
 export_public_key "$stage"
-for s in testing stable; do
+for s in $CHANNELS_ALL; do
 	gpgv --keyring "$stage/$KEY_NAME.gpg" "$apt/dists/$s/InRelease" >/dev/null 2>&1 ||
 		die "the signature of $s/InRelease does not verify with the exported key"
 done
@@ -267,17 +333,29 @@ for name in "${!rpm_tested[@]}"; do
 	base=$nevra.rpm
 	dest=$yum/Packages/$base
 	old=$(jq -r --arg b "$base" '.[] | select(.file == $b) | .tested_sha256' "$yum/zc-manifest.json")
+	# One version, one content, in every channel (clients cache by version).
+	for m in "$stage"/yum/*/zc-manifest.json; do
+		[ -f "$m" ] || continue
+		o=$(jq -r --arg b "$base" '.[] | select(.file == $b) | .tested_sha256' "$m")
+		if [ -n "$o" ] && [ "$o" != "$want" ]; then
+			c=${m%/zc-manifest.json}
+			die "$nevra ($name) is already published in yum/${c##*/} with different content:
+  published from tested sha256: $o
+  this one:                     $want
+yum clients cache by version: bump the release (ZC_REVISION) and rebuild."
+		fi
+	done
 	if [ -f "$dest" ]; then
 		[ "$old" = "$want" ] || die "$nevra ($name) is already published in yum/$channel with different content:
   published from tested sha256: ${old:-unknown}
   this one:                     $want
 yum clients cache by version: bump the release (ZC_REVISION) and rebuild."
 		pub=$(sha256_of "$dest")
-	elif [ "$channel" = testing ]; then
+	elif [ "$channel" != stable ]; then
 		cp "$file" "$work/$base"
-		quietly "$work/rpmsign.log" rpmsign --addsign \
+		quietly "$LOGS/rpmsign.log" rpmsign --addsign \
 			--define "_gpg_name $SIGN_FPR" --define "_gpg_path $SIGN_HOME" --define "__gpg $(command -v gpg)" \
-			"$work/$base" || die "rpmsign could not sign $name ($work/rpmsign.log)"
+			"$work/$base" || die "rpmsign could not sign $name ($LOGS/rpmsign.log)"
 		if [ -z "$(rpm_digests "$file")" ] || [ "$(rpm_digests "$work/$base")" != "$(rpm_digests "$file")" ]; then
 			die "signing $name changed more than its signature header (digests differ): refusing to publish"
 		fi
@@ -303,12 +381,12 @@ stable only takes what testing already has: run 'make promote CHANNEL=testing' f
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$nevra" "" "$want" "$name" rpm "$pub" >>"$work/published.tsv"
 	published+=("yum $channel: yum/$channel/Packages/$base  (tested sha256 $want, signed sha256 $pub)")
 done
-quietly "$work/createrepo.log" createrepo_c --quiet --checksum sha256 "$yum" ||
-	die "createrepo_c failed on $yum ($work/createrepo.log)"
+quietly "$LOGS/createrepo.log" createrepo_c --quiet --checksum sha256 "$yum" ||
+	die "createrepo_c failed on $yum ($LOGS/createrepo.log)"
 rm -f "$yum/repodata/repomd.xml.asc"
 "${GPG[@]}" --local-user "$SIGN_FPR" --armor --detach-sign -o "$yum/repodata/repomd.xml.asc" "$yum/repodata/repomd.xml"
 cp "$stage/$KEY_NAME.asc" "$yum/repodata/repomd.xml.key"
-for s in testing stable; do
+for s in $CHANNELS_ALL; do
 	[ -f "$stage/yum/$s/repodata/repomd.xml" ] || continue
 	gpgv --keyring "$stage/$KEY_NAME.gpg" "$stage/yum/$s/repodata/repomd.xml.asc" "$stage/yum/$s/repodata/repomd.xml" >/dev/null 2>&1 ||
 		die "yum/$s/repodata/repomd.xml.asc does not verify with the exported key"
@@ -338,33 +416,40 @@ cat >"$stage/zc-kernel-$channel.repo" <<-EOT
 	gpgkey=$REPO_URL/zc-kernel-archive.asc
 EOT
 jq -R -s --arg time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg ch "$channel" --arg gs "$gate_sha" \
-	--arg gt "$(jq -r .time "$work/gate.json")" --arg key "$SIGN_FPR" --arg id "$id" '
+	--arg gt "$(jq -r .time "$work/gate.json")" --arg key "$SIGN_FPR" --arg id "$id" \
+	--arg profile "$gate_profile" --argjson allow "$allow_stale" --argjson stale "$stale" '
 	[split("\n")[] | select(length > 0) | split("\t") |
 		{name: .[0], format: .[4], file: .[3], tested_sha256: .[2],
 		 published_sha256: (if .[4] == "rpm" then .[5] else .[2] end)}
 		+ (if .[4] == "deb" then {version: .[1]} else {} end)] as $p
 	| {time: $time, channel: $ch, version: $id, gate_sha256: $gs, gate_time: $gt,
+	   profile: $profile, allow_stale: $allow, not_current: $stale,
 	   signing_key: $key, packages: $p}' "$work/published.tsv" >"$work/record.json"
 jq --slurpfile r "$work/record.json" '. + $r' "$stage/promotions.json" >"$work/p.json"
 mv "$work/p.json" "$stage/promotions.json"
 sync -f "$stage" 2>/dev/null || true
 
-if [ -n "${ZC_PROMOTE_TEST_PAUSE:-}" ]; then
-	log promote "$channel" "test pause: staged in $(rel "$stage"), sleeping ${ZC_PROMOTE_TEST_PAUSE}s before the switch"
-	sleep "$ZC_PROMOTE_TEST_PAUSE" 9>&-
-fi
+log promote "$channel" "staged in $(rel "$stage")"
+test_pause staged
 
 # --- the switch: one rename ---------------------------------------------------------
-ln -sfn ".versions/$id" "$REPO/current.new"
-mv -T "$REPO/current.new" "$REPO/current"
-_cleanup_dirs=("$work") # the stage is live now: never remove it
-for e in apt yum promotions.json "$KEY_NAME.asc" "$KEY_NAME.gpg" \
-	zc-kernel-testing.sources zc-kernel-testing.repo zc-kernel-stable.sources zc-kernel-stable.repo; do
+# The entry points first: fixed symlinks into current/, dangling until current
+# has what they name, so the one rename below makes all of them appear at once
+# (the first promote too).
+entries=(apt yum promotions.json "$KEY_NAME.asc" "$KEY_NAME.gpg")
+for s in $CHANNELS_ALL; do entries+=("zc-kernel-$s.sources" "zc-kernel-$s.repo"); done
+for e in "${entries[@]}"; do
 	[ -e "$stage/$e" ] || continue
 	[ "$(readlink "$REPO/$e" 2>/dev/null)" = "current/$e" ] && continue
 	ln -sfn "current/$e" "$REPO/$e.new"
 	mv -T "$REPO/$e.new" "$REPO/$e"
 done
+sync -f "$REPO" 2>/dev/null || true
+test_pause entries
+ln -sfn ".versions/$id" "$REPO/current.new"
+mv -T "$REPO/current.new" "$REPO/current"
+cleanup_forget "$stage" # the stage is live now: never remove it
+test_pause switched
 for d in "$REPO"/.versions/*; do
 	b=${d##*/}
 	if [ "$b" != "$id" ] && [ "$b" != "$cur_id" ]; then rm -rf "$d"; fi

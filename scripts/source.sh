@@ -18,8 +18,14 @@ if [ "$SRC_LINE" != "$lts" ]; then
 	# A line that borrows another's pristine tree (the control).
 	exec "$0" "$SRC_LINE"
 fi
+need_tools source dpkg-deb tar xz gzip sha256sum flock df apt-get
 stage_begin "$lts" source
 dest="$OUT/src/$lts"
+mkdir -p "$OUT/src"
+# One run per line at a time; under the lock, any work directory of this line
+# is left over from a run that died (kill -9): it goes first.
+stage_lock "$OUT/.locks/source-$lts.lock" "'make source KERNEL=$lts'"
+clean_stale "$OUT/src" ".$lts.*" "'make source KERNEL=$lts'"
 stamp="$dest/.zc-source"
 want_stamp="$CONF_PACKAGE $CONF_VERSION $CONF_DEB_SHA256 $CONF_TARBALL_SHA256"
 
@@ -41,29 +47,43 @@ else
 	cleanup_on_exit "$dl"
 	papt_download "$CONF_PACKAGE" "$CONF_VERSION" "$dl"
 	got=$(find "$dl" -maxdepth 1 -name "${CONF_PACKAGE}_*.deb" | head -n1)
-	[ -n "$got" ] || die "apt-get download produced no .deb for $CONF_PACKAGE=$CONF_VERSION (see $dl/download.log)"
+	[ -n "$got" ] || die "apt-get download produced no .deb for $CONF_PACKAGE=$CONF_VERSION (see $OUT/logs/download-$CONF_PACKAGE.log)"
 	verify_sha256 "$got" "$CONF_DEB_SHA256" "downloaded $CONF_PACKAGE $CONF_VERSION"
 	mv "$got" "$deb"
 fi
 verify_sha256 "$deb" "$CONF_DEB_SHA256" "$CONF_PACKAGE $CONF_VERSION (.deb)"
 
+# The tarball inside the .deb is its Installed-Size; the tree about what the
+# tarball says it unpacks to. Both must fit before anything is written.
+tar_kb=$(dpkg-deb -f "$deb" Installed-Size 2>/dev/null || echo 0)
+zc_need_space "$OUT/src" $(((${tar_kb:-0} + 1024) * 1024)) "extracting $CONF_TARBALL from $(basename "$deb")"
 work=$(mktemp -d "$OUT/src/.$lts.XXXXXX")
 cleanup_on_exit "$work"
 log source "$lts" "extracting $CONF_TARBALL"
-dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" "./$CONF_TARBALL" ||
+# tar prints nothing on stdout: its errors go through zc_errfilter (one line
+# for a full disk instead of one per file).
+if ! { dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" "./$CONF_TARBALL"; } 2>&1 | zc_errfilter >&2 ||
+	[ ! -f "$work/$CONF_TARBALL" ]; then
+	zc_die_if_full "$work" "extracting $CONF_TARBALL"
 	die "$deb does not contain ./$CONF_TARBALL: check TARBALL= in $PATCHES_DIR/$lts/source.conf"
+fi
 verify_sha256 "$work/$CONF_TARBALL" "$CONF_TARBALL_SHA256" "kernel tarball $CONF_TARBALL inside $(basename "$deb")"
 
-log source "$lts" "unpacking to $dest"
-mkdir "$work/tree"
 case "$CONF_TARBALL" in
-*.xz) decomp=(xz -dc -T0) ;;
-*.gz) decomp=(gzip -dc) ;;
-*.zst) decomp=(zstd -dc) ;;
+*.xz) decomp=(xz -dc -T0) tree_bytes=$(xz --robot --list "$work/$CONF_TARBALL" 2>/dev/null | awk '$1 == "totals" { print $5 }') ;;
+*.gz) decomp=(gzip -dc) tree_bytes="" ;;
+*.zst) need_tools source zstd; decomp=(zstd -dc) tree_bytes="" ;;
 *) die "unsupported tarball compression: $CONF_TARBALL" ;;
 esac
-"${decomp[@]}" "$work/$CONF_TARBALL" | tar -x -C "$work/tree" --strip-components=1 ||
-	die "unpacking $CONF_TARBALL failed"
+# gzip -l is wrong above 4 GiB and zstd may not know: then 8 times the tarball.
+[ -n "$tree_bytes" ] || tree_bytes=$(($(stat -c %s "$work/$CONF_TARBALL") * 8))
+zc_need_space "$OUT/src" $((tree_bytes + tree_bytes / 10)) "unpacking $CONF_TARBALL"
+log source "$lts" "unpacking to $dest"
+mkdir "$work/tree"
+if ! { "${decomp[@]}" "$work/$CONF_TARBALL" | tar -x -C "$work/tree" --strip-components=1; } 2>&1 | zc_errfilter >&2; then
+	zc_die_if_full "$work" "unpacking $CONF_TARBALL"
+	die "unpacking $CONF_TARBALL failed (see the errors above); nothing was kept"
+fi
 rm -f "$work/$CONF_TARBALL"
 if [ ! -f "$work/tree/Makefile" ] || [ ! -f "$work/tree/net/ipv4/tcp.c" ]; then
 	die "$CONF_TARBALL did not unpack to a kernel tree (no Makefile or net/ipv4/tcp.c)"

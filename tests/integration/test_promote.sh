@@ -8,6 +8,17 @@
 # shellcheck source=tests/unit/test_gate.sh
 . "$TOP/tests/unit/test_gate.sh"
 
+# testing and stable take fleet profiles only: these tests use the cloud
+# profile (packages and results under out/{pkg,results}/<lts>-cloud/); the
+# lab channel and the refusal of test profiles have tests of their own.
+export PROFILE=cloud
+K99=9.9.9-1-zc1-cloud
+K98=9.8.8-1-zc1-cloud
+DEB99=linux-image-${K99}_9.9.9-1+zc1_amd64.deb
+DEB98=linux-image-${K98}_9.8.8-1+zc1_amd64.deb
+RPM99=kernel-zc-cloud-9.9.9-1.zc1.x86_64.rpm
+RPM98=kernel-zc-cloud-9.8.8-1.zc1.x86_64.rpm
+
 # prom_setup: two passing kernels and a passing gate.
 prom_setup() {
 	gfx_two_kernels
@@ -46,13 +57,12 @@ test_promote_refuses_without_passing_gate() {
 	assert_contains "$out" "Run 'make gate' first"
 	[ ! -e "$OUT/repo/apt" ] || fail "a repository was created without a gate"
 	# The control kernel's results make the gate fail, and promote refuse.
-	gfx_kernel control 9.9.9-zc0
-	gfx_make_control control
+	gfx_control
 	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 control
 	assert_eq 1 "$rc" "gate with the control kernel"
 	promote testing
 	assert_eq 1 "$rc" "promote after a failed gate"
-	assert_contains "$out" "the gate did not pass (failed kernels: control)"
+	assert_contains "$out" "the gate did not pass (failed kernels: control-cloud)"
 	[ ! -e "$OUT/repo/apt" ] || fail "a repository was created after a failed gate"
 	# And once something is published, a failed gate changes nothing.
 	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 >/dev/null
@@ -67,19 +77,19 @@ test_promote_refuses_without_passing_gate() {
 
 test_promote_refuses_package_not_tested() {
 	prom_setup
-	flip_byte "$OUT/pkg/9.8/deb/linux-image-9.8.8-zc1_9.8.8-1+zc1_amd64.deb" 300
+	flip_byte "$OUT/pkg/9.8-cloud/deb/$DEB98" 300
 	promote testing
 	assert_eq 1 "$rc" "promote of a changed package"
-	assert_contains "$out" "out/pkg/9.8/deb/linux-image-9.8.8-zc1_9.8.8-1+zc1_amd64.deb: sha256"
-	assert_contains "$out" "but the gate tested $(jq -r '.packages[] | select(.file | endswith("linux-image-9.8.8-zc1_9.8.8-1+zc1_amd64.deb")) | .sha256' "$OUT/gate.json")"
+	assert_contains "$out" "out/pkg/9.8-cloud/deb/$DEB98: sha256"
+	assert_contains "$out" "but the gate tested $(jq -r '.packages[] | select(.file | endswith("'"$DEB98"'")) | .sha256' "$OUT/gate.json")"
 	[ ! -e "$OUT/repo/apt" ] || fail "something was published"
 	# A package the gate tested that is gone is refused as well.
-	gfx_kernel 9.8 9.8.8-zc1
+	gfx_kernel 9.8
 	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 >/dev/null
-	rm "$OUT/pkg/9.9/rpm/kernel-zc-9.9.9-1.zc1.x86_64.rpm"
+	rm "$OUT/pkg/9.9-cloud/rpm/$RPM99"
 	promote testing
 	assert_eq 1 "$rc" "promote with a package missing"
-	assert_contains "$out" "kernel-zc-9.9.9-1.zc1.x86_64.rpm: gone"
+	assert_contains "$out" "$RPM99: gone"
 }
 
 test_promote_testing_then_stable_same_bytes() {
@@ -89,8 +99,8 @@ test_promote_testing_then_stable_same_bytes() {
 	assert_contains "$out" "is not in testing"
 	promote testing
 	assert_eq 0 "$rc" "promote testing ($out)"
-	assert_contains "$out" "apt testing: apt/pool/main/l/linux-image-9.9.9-zc1/linux-image-9.9.9-zc1_9.9.9-1+zc1_amd64.deb"
-	assert_contains "$out" "yum testing: yum/testing/Packages/kernel-zc-9.9.9-1.zc1.x86_64.rpm"
+	assert_contains "$out" "apt testing: apt/pool/main/l/linux-image-$K99/$DEB99"
+	assert_contains "$out" "yum testing: yum/testing/Packages/$RPM99"
 	assert_contains "$out" "Signed-By: /etc/apt/keyrings/zc-kernel-archive.gpg"
 	assert_contains "$out" "gpgcheck=1"
 	assert_contains "$out" "Suites: testing"
@@ -127,8 +137,8 @@ test_promote_testing_then_stable_same_bytes() {
 	jq -e 'length == 2 and .[0].channel == "testing" and .[1].channel == "stable"' "$OUT/repo/promotions.json" >/dev/null ||
 		fail "promotions.json: $(jq -c 'map(.channel)' "$OUT/repo/promotions.json")"
 	local tested
-	tested=$(jq -r '.packages[] | select(.file | endswith("kernel-zc-9.9.9-1.zc1.x86_64.rpm")) | .sha256' "$OUT/gate.json")
-	jq -e --arg t "$tested" --arg p "$(sha256sum "$OUT/repo/yum/stable/Packages/kernel-zc-9.9.9-1.zc1.x86_64.rpm" | cut -d' ' -f1)" \
+	tested=$(jq -r '.packages[] | select(.file | endswith("'"$RPM99"'")) | .sha256' "$OUT/gate.json")
+	jq -e --arg t "$tested" --arg p "$(sha256sum "$OUT/repo/yum/stable/Packages/$RPM99" | cut -d' ' -f1)" \
 		'.[1].packages[] | select(.format == "rpm" and .tested_sha256 == $t) | .published_sha256 == $p and $p != $t' \
 		"$OUT/repo/promotions.json" >/dev/null || fail "the stable record does not name the tested and the signed sums of the rpm"
 	jq -e --arg g "$(sha256sum "$OUT/gate.json" | cut -d' ' -f1)" 'all(.[]; .gate_sha256 == $g)' "$OUT/repo/promotions.json" >/dev/null ||
@@ -146,26 +156,26 @@ test_promote_same_version_other_content_is_an_error() {
 	local before
 	before=$(repo_listing)
 	# Rebuilt with the same version but other content, smoked and gated again.
-	local deb=$OUT/pkg/9.9/deb/linux-image-9.9.9-zc1_9.9.9-1+zc1_amd64.deb
+	local deb=$OUT/pkg/9.9-cloud/deb/$DEB99
 	cp "$deb" "$GFX/published.deb"
-	gfx_deb linux-image-9.9.9-zc1 9.9.9-1+zc1 /boot/vmlinuz-9.9.9-zc1 "$OUT/pkg/9.9/deb" "other content"
+	gfx_deb linux-image-$K99 9.9.9-1+zc1 /boot/vmlinuz-$K99 "$OUT/pkg/9.9-cloud/deb" "other content"
 	gfx_record_tested 9.9
 	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 >/dev/null
 	assert_eq 0 "$rc" "gate of the rebuilt package"
 	promote testing
 	assert_eq 1 "$rc" "promote of the same version with other content"
-	assert_contains "$out" "linux-image-9.9.9-zc1 9.9.9-1+zc1 (out/pkg/9.9/deb/linux-image-9.9.9-zc1_9.9.9-1+zc1_amd64.deb) is already published with different content"
+	assert_contains "$out" "linux-image-$K99 9.9.9-1+zc1 (out/pkg/9.9-cloud/deb/$DEB99) is already published with different content"
 	assert_contains "$out" "Bump the package version"
 	assert_eq "$before" "$(repo_listing)" "the repository after the refused promote"
 	# Same for an rpm (rpmbuild never makes the same bytes twice), with the
 	# published deb back in place.
 	cp "$GFX/published.deb" "$deb"
-	gfx_rpm kernel-zc 9.9.9 1.zc1 /boot/vmlinuz-9.9.9-zc1 "$OUT/pkg/9.9/rpm"
+	gfx_rpm kernel-zc-cloud 9.9.9 1.zc1 /boot/vmlinuz-$K99 "$OUT/pkg/9.9-cloud/rpm"
 	gfx_record_tested 9.9
 	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 >/dev/null
 	promote testing
 	assert_eq 1 "$rc" "promote of the same rpm version with other content"
-	assert_contains "$out" "kernel-zc-9.9.9-1.zc1.x86_64 (out/pkg/9.9/rpm/kernel-zc-9.9.9-1.zc1.x86_64.rpm) is already published in yum/testing with different content"
+	assert_contains "$out" "kernel-zc-cloud-9.9.9-1.zc1.x86_64 (out/pkg/9.9-cloud/rpm/$RPM99) is already published in yum/testing with different content"
 	assert_eq "$before" "$(repo_listing)" "the repository after the refused promote"
 }
 
@@ -235,7 +245,7 @@ test_promote_keys() {
 	mkdir -m700 "$GFX/user-gnupg"
 	gpg --homedir "$GFX/user-gnupg" --batch --pinentry-mode loopback --passphrase '' \
 		--quick-generate-key "Test User <user@example.org>" rsa3072 sign 0 2>/dev/null
-	gfx_kernel 9.9 9.9.9-zc1
+	gfx_kernel 9.9
 	run_rc rc "$TOP/scripts/gate.sh" 9.9 >/dev/null
 	GNUPGHOME="$GFX/user-gnupg" SIGNING_KEY=user@example.org run_rc rc "$TOP/scripts/promote.sh" testing
 	gpgconf --homedir "$GFX/user-gnupg" --kill all 2>/dev/null || true
@@ -253,10 +263,20 @@ test_promote_make_targets() {
 	local mk=(-f Makefile -f mk/repo.mk)
 	grep -q '^include mk/repo.mk' Makefile && mk=()
 	out=$(make -n "${mk[@]}" gate KERNELS="5.10 6.1")
-	assert_contains "$out" "scripts/gate.sh 5.10 6.1"
+	assert_contains "$out" "scripts\"/gate.sh '5.10' '6.1'"
 	out=$(make -n "${mk[@]}" promote CHANNEL=stable SIGNING_KEY=ABCD REPO_URL=https://repo.example.org/zc)
 	assert_contains "$out" "SIGNING_KEY='ABCD' REPO_URL='https://repo.example.org/zc'"
-	assert_contains "$out" "scripts/promote.sh 'stable'"
+	assert_contains "$out" "scripts\"/promote.sh 'stable'"
+	# The default channel follows the profile: lab for test profiles, testing for fleet ones.
+	assert_contains "$(make -n "${mk[@]}" promote PROFILE=smoke)" "promote.sh 'lab'"
+	assert_contains "$(make -n "${mk[@]}" promote PROFILE=cloud)" "promote.sh 'testing'"
+	# A quote in CHANNEL reaches promote.sh as one word: "bad channel", no shell error.
+	gfx_setup
+	run_rc rc make -s "${mk[@]}" promote "CHANNEL=te'st" OUT="$OUT"
+	assert_eq 2 "$rc" "make promote with a quote in CHANNEL"
+	assert_contains "$out" "bad channel 'te'st'"
+	assert_not_contains "$out" "syntax error"
+	assert_not_contains "$out" "unexpected EOF"
 	out=$(make -s "${mk[@]}" help-repo)
 	assert_contains "$out" "  promote "
 	assert_contains "$out" "  gate "
@@ -265,7 +285,7 @@ test_promote_make_targets() {
 	promote() { run_rc rc "$TOP/scripts/promote.sh" "$@"; }
 	promote nightly
 	assert_eq 1 "$rc" "unknown channel"
-	assert_contains "$out" "CHANNEL must be 'testing' or 'stable'"
+	assert_contains "$out" "bad channel 'nightly': CHANNEL must be 'lab', 'testing' or 'stable'"
 }
 
 # --- APT, proven by apt in a fresh bookworm root --------------------------------
@@ -294,23 +314,23 @@ test_promote_apt_root_installs_from_stable_and_refuses_tampering() {
 	run_rc rc root_apt update
 	assert_eq 0 "$rc" "apt-get update from the stable repository ($out)"
 	assert_not_contains "$out" "W: " "apt-get update"
-	run_rc rc root_apt install -y linux-image-9.9.9-zc1
-	assert_eq 0 "$rc" "apt-get install linux-image-9.9.9-zc1 ($out)"
-	[ -f "$ROOT/boot/vmlinuz-9.9.9-zc1" ] || fail "/boot/vmlinuz-9.9.9-zc1 not installed"
+	run_rc rc root_apt install -y linux-image-$K99
+	assert_eq 0 "$rc" "apt-get install linux-image-$K99 ($out)"
+	[ -f "$ROOT/boot/vmlinuz-$K99" ] || fail "/boot/vmlinuz-$K99 not installed"
 	# shellcheck disable=SC2016 # dpkg-query's field
-	assert_eq "install ok installed" "$(in_root dpkg-query -W -f='${Status}' linux-image-9.9.9-zc1)" "package status"
+	assert_eq "install ok installed" "$(in_root dpkg-query -W -f='${Status}' linux-image-$K99)" "package status"
 
 	# A package changed in the pool: refused by its hash in the signed index.
-	run_rc rc in_root dpkg --purge linux-image-9.9.9-zc1
+	run_rc rc in_root dpkg --purge linux-image-$K99
 	root_apt clean
 	local deb
-	deb=$(find "$ROOT/srv/repo/apt/pool" -name 'linux-image-9.9.9-zc1_*.deb')
+	deb=$(find "$ROOT/srv/repo/apt/pool" -name "linux-image-${K99}_*.deb")
 	cp "$deb" "$GFX/good.deb"
 	flip_byte "$deb" 400
-	run_rc rc root_apt install -y linux-image-9.9.9-zc1
+	run_rc rc root_apt install -y linux-image-$K99
 	[ "$rc" != 0 ] || fail "apt installed a tampered package: $out"
 	assert_contains "$out" "Hash Sum mismatch" "apt-get install of a tampered package"
-	[ ! -e "$ROOT/boot/vmlinuz-9.9.9-zc1" ] || fail "the tampered package was unpacked"
+	[ ! -e "$ROOT/boot/vmlinuz-$K99" ] || fail "the tampered package was unpacked"
 	cp "$GFX/good.deb" "$deb"
 
 	# A Release file changed: apt refuses the repository.
@@ -323,7 +343,7 @@ test_promote_apt_root_installs_from_stable_and_refuses_tampering() {
 	run_rc rc root_apt update
 	[ "$rc" != 0 ] || fail "apt-get update accepted a tampered Release: $out"
 	assert_contains "$out" "BADSIG" "apt-get update with a tampered Release"
-	run_rc rc root_apt install -y linux-image-9.9.9-zc1
+	run_rc rc root_apt install -y linux-image-$K99
 	[ "$rc" != 0 ] || fail "apt installed from a repository with a bad signature: $out"
 	umount "$ROOT/proc"
 }
@@ -353,7 +373,7 @@ test_promote_yum_metadata_and_signatures() {
 		grep -q "<location href=\"Packages/${f##*/}\"/>" "$GFX/primary.xml" || fail "primary.xml does not list ${f##*/}"
 		grep -q ">$(sha256sum "$f" | cut -d' ' -f1)</checksum>" "$GFX/primary.xml" || fail "primary.xml has another checksum for ${f##*/}"
 	done
-	assert_eq 2 "$(grep -c '<name>kernel-zc</name>' "$GFX/primary.xml")" "kernel-zc packages in primary.xml"
+	assert_eq 2 "$(grep -c '<name>kernel-zc-cloud</name>' "$GFX/primary.xml")" "kernel-zc packages in primary.xml"
 	# repomd.xml is signed, and a changed repomd.xml does not verify.
 	gpgv --keyring "$OUT/repo/zc-kernel-archive.gpg" "$r/repomd.xml.asc" "$r/repomd.xml" 2>"$GFX/gpgv.log" ||
 		fail "repomd.xml.asc does not verify: $(cat "$GFX/gpgv.log")"
@@ -371,9 +391,9 @@ test_promote_yum_metadata_and_signatures() {
 		out=$(rpm --dbpath "$GFX/rpmdb" -K "$f")
 		assert_contains "$out" "digests signatures OK" "rpm -K ${f##*/}"
 	done
-	out=$(rpm --dbpath "$GFX/rpmdb" -K "$OUT/pkg/9.9/rpm/kernel-zc-9.9.9-1.zc1.x86_64.rpm")
+	out=$(rpm --dbpath "$GFX/rpmdb" -K "$OUT/pkg/9.9-cloud/rpm/$RPM99")
 	assert_not_contains "$out" "signatures" "rpm -K of the unsigned tested rpm"
-	cp "$y/Packages/kernel-zc-9.9.9-1.zc1.x86_64.rpm" "$GFX/bad.rpm"
+	cp "$y/Packages/$RPM99" "$GFX/bad.rpm"
 	flip_byte "$GFX/bad.rpm" $(($(stat -c %s "$GFX/bad.rpm") - 20))
 	if rpm --dbpath "$GFX/rpmdb" -K "$GFX/bad.rpm" >/dev/null 2>&1; then fail "rpm -K accepts a changed rpm"; fi
 	# The .repo snippet is what a host needs, with checks on.
@@ -395,24 +415,24 @@ test_promote_dnf_installroot_installs_from_stable() {
 	printf '[main]\ngpgcheck=1\nrepo_gpgcheck=1\nlocalpkg_gpgcheck=1\ninstall_weak_deps=0\n' >"$GFX/dnf.conf"
 	local dnf=(dnf -y -q --installroot="$ir" --releasever=12 --config="$GFX/dnf.conf"
 		--setopt=reposdir="$rd" --setopt=cachedir="$GFX/dnfcache" --setopt=logdir="$GFX")
-	run_rc rc "${dnf[@]}" install kernel-zc-9.9.9
+	run_rc rc "${dnf[@]}" install kernel-zc-cloud-9.9.9
 	assert_eq 0 "$rc" "dnf install kernel-zc-9.9.9 from stable ($out)"
-	[ -f "$ir/boot/vmlinuz-9.9.9-zc1" ] || fail "/boot/vmlinuz-9.9.9-zc1 not installed by dnf"
+	[ -f "$ir/boot/vmlinuz-$K99" ] || fail "/boot/vmlinuz-$K99 not installed by dnf"
 	# A changed rpm in a copy of the repository is refused.
 	cp -aL "$OUT/repo/yum/stable" "$GFX/yum-bad"
-	flip_byte "$GFX/yum-bad/Packages/kernel-zc-9.8.8-1.zc1.x86_64.rpm" 2000
+	flip_byte "$GFX/yum-bad/Packages/$RPM98" 2000
 	sed "s|^baseurl=.*|baseurl=file://$GFX/yum-bad|" "$OUT/repo/zc-kernel-stable.repo" >"$rd/zc-kernel-stable.repo"
 	rm -rf "$GFX/dnfcache"/*
-	run_rc rc "${dnf[@]}" install kernel-zc-9.8.8
+	run_rc rc "${dnf[@]}" install kernel-zc-cloud-9.8.8
 	[ "$rc" != 0 ] || fail "dnf installed a changed rpm: $out"
 	echo "dnf on the changed rpm: $out"
-	[ ! -e "$ir/boot/vmlinuz-9.8.8-zc1" ] || fail "the changed rpm was unpacked"
+	[ ! -e "$ir/boot/vmlinuz-$K98" ] || fail "the changed rpm was unpacked"
 	# Metadata changed without its signature (repo_gpgcheck=1): refused.
 	rm -rf "$GFX/yum-bad" "$GFX/dnfcache"/*
 	cp -aL "$OUT/repo/yum/stable" "$GFX/yum-bad"
 	sed -i 's|<revision>|<revision>9|' "$GFX/yum-bad/repodata/repomd.xml"
-	run_rc rc "${dnf[@]}" install kernel-zc-9.8.8
+	run_rc rc "${dnf[@]}" install kernel-zc-cloud-9.8.8
 	[ "$rc" != 0 ] || fail "dnf accepted metadata with a bad signature: $out"
 	assert_contains "$out" "GPG" "dnf on a repomd.xml with a bad signature"
-	[ ! -e "$ir/boot/vmlinuz-9.8.8-zc1" ] || fail "installed from metadata with a bad signature"
+	[ ! -e "$ir/boot/vmlinuz-$K98" ] || fail "installed from metadata with a bad signature"
 }

@@ -1,26 +1,92 @@
 # shellcheck shell=bash
 # The promotion gate (scripts/gate.sh) on synthetic kernels: small fake
-# packages and results made from real zc-smoke / zc-rpc-bench JSON of this
-# machine, in a temporary OUT. No kernel is built.
+# packages and results in a temporary OUT. The results are fixtures made from
+# what this checkout's zc-smoke declares (`zc-smoke --list`, every check
+# passing) and a zc-rpc-bench result, never from the host kernel: the tests
+# run the same on a host whose kernel lacks the fix. No kernel is built.
 #
 # The gfx_* helpers are also used by tests/integration/test_promote.sh.
 
-# gfx_setup: a temporary project OUT ($GFX/out, exported as OUT), with the
-# real smoke.json and bench.json of this machine in $GFX/fixtures.
+# gfx_setup: a temporary project OUT ($GFX/out, exported as OUT), fixture
+# smoke.json and bench.json in $GFX/fixtures, and a patches dir pinning the
+# synthetic lines 9.9 and 9.8 (PATCHES_DIR). PROFILE defaults to smoke.
 gfx_setup() {
-	local bin="$TOP/out/bin"
-	if [ ! -x "$bin/zc-smoke" ] || [ ! -x "$bin/zc-rpc-bench" ]; then make -s -C "$TOP" c-bins >/dev/null; fi
+	local bin="$TOP/out/bin" ver
+	if [ ! -x "$bin/zc-smoke" ] || [ ! -x "$bin/zc-rpc-bench" ]; then make -s -C "$TOP" OUT="$TOP/out" c-bins >/dev/null; fi
 	GFX=$(mktemp -d /tmp/zc-gate-test.XXXXXX)
 	# shellcheck disable=SC2064 # expand now: the trap must remove this very dir
 	trap "gfx_cleanup '$GFX'" EXIT
 	mkdir -p "$GFX/fixtures"
-	"$bin/zc-smoke" --quiet --json "$GFX/fixtures/smoke.json" >/dev/null 2>&1 || true
-	jq -e '.summary.fail == 0 and .summary.pass > 0' "$GFX/fixtures/smoke.json" >/dev/null 2>&1 ||
-		skip "zc-smoke does not pass on this machine's kernel ($(uname -r)): the fixtures need a kernel with the fix"
-	"$bin/zc-rpc-bench" --count 2000 --json "$GFX/fixtures/bench.json" >/dev/null
-	export OUT="$GFX/out"
+	ver=$("$bin/zc-smoke" --version | awk '{ print $2 }')
+	mapfile -t GFX_CHECKS < <("$bin/zc-smoke" --list)
+	[ "${#GFX_CHECKS[@]}" -gt 0 ] || fail "zc-smoke --list printed nothing"
+	jq -n --arg v "$ver" '{tool: "zc-smoke", version: $v, kernel: "fixture", machine: "x86_64",
+		struct_size: 64, page_size: 4096, ipv6: true,
+		checks: [$ARGS.positional[] | {name: ., verdict: "pass", ret: 0, errno: 0, reason: "fixture"}],
+		summary: {pass: ($ARGS.positional | length), fail: 0, skip: 0}, exit: 0}' \
+		--args "${GFX_CHECKS[@]}" >"$GFX/fixtures/smoke.json"
+	jq -n --arg v "$("$bin/zc-rpc-bench" --version | awk '{ print $2 }')" '{tool: "zc-rpc-bench", version: $v,
+		kernel: "fixture", machine: "x86_64", size: 200, count: 2000, server: "thread", struct_size: 64, exit: 0,
+		modes: [{mode: "recv", syscalls_per_rpc: 3, syscalls_per_rpc_excl_wait: 2, qps: 20000, qps_per_cpu_second: 80000},
+			{mode: "zc", syscalls_per_rpc: 4, syscalls_per_rpc_excl_wait: 3, qps: 39000, qps_per_cpu_second: 72000},
+			{mode: "hybrid", syscalls_per_rpc: 3, syscalls_per_rpc_excl_wait: 2, qps: 39500, qps_per_cpu_second: 78000}]}' \
+		>"$GFX/fixtures/bench.json"
+	export OUT="$GFX/out" PATCHES_DIR="$GFX/patches" PROFILE=${PROFILE:-smoke}
+	# The gate must not ask the archive in a unit test: a fresh, current
+	# outdated.json for the synthetic lines (tests change it to make them stale).
+	export GATE_RUN_OUTDATED=0
 	mkdir -p "$OUT"
+	gfx_line 9.9 9.9.9-1
+	gfx_line 9.8 9.8.8-1
+	gfx_outdated current
 }
+
+# gfx_line LTS VERSION: patches/LTS/source.conf pinning VERSION.
+gfx_line() {
+	mkdir -p "$PATCHES_DIR/$1"
+	cat >"$PATCHES_DIR/$1/source.conf" <<-EOT
+		PACKAGE=linux-source-$1
+		SUITES=bookworm,bookworm-security
+		VERSION=$2
+		SUITE=bookworm
+		DEB_SHA256=0000000000000000000000000000000000000000000000000000000000000000
+		TARBALL=usr/src/linux-source-$1.tar.xz
+		TARBALL_SHA256=0000000000000000000000000000000000000000000000000000000000000000
+		ZC_REVISION=1
+		ZC_DATE=2026-01-01
+	EOT
+	: >"$PATCHES_DIR/$1/series"
+}
+
+# gfx_outdated current|behind|error|old: out/outdated.json as scripts/outdated.sh
+# writes it, for 9.9 and 9.8 (behind: 9.9 has a newer 9.9.9-3 and 9.9.9-2).
+gfx_outdated() {
+	local t
+	t=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	[ "$1" != old ] || t=2000-01-01T00:00:00Z
+	jq -n --arg t "$t" --arg how "$1" '{checked_at: $t, lines: [
+		({lts: "9.9", package: "linux-source-9.9", suites: ["bookworm", "bookworm-security"], pinned: "9.9.9-1",
+		  newest: "9.9.9-1", behind_by: 0, newer: [], status: "current", error: null}
+		 | if $how == "behind" then .newest = "9.9.9-3" | .behind_by = 2 | .newer = ["9.9.9-3", "9.9.9-2"] | .status = "behind"
+		   elif $how == "error" then .newest = null | .behind_by = null | .status = "error" | .error = "archive unreachable"
+		   else . end),
+		{lts: "9.8", package: "linux-source-9.8", suites: ["bookworm"], pinned: "9.8.8-1", newest: "9.8.8-1",
+		 behind_by: 0, newer: [], status: "current", error: null}]}' >"$OUT/outdated.json"
+}
+
+# gfx_krel LTS [ZC]: the kernel release of the synthetic line in PROFILE.
+gfx_krel() {
+	local v
+	local l=$1
+	if grep -q '^SOURCE_LINE=' "$PATCHES_DIR/$l/source.conf" 2>/dev/null; then l=$(sed -n 's/^SOURCE_LINE=//p' "$PATCHES_DIR/$l/source.conf"); fi
+	v=$(sed -n 's/^VERSION=//p' "$PATCHES_DIR/$l/source.conf" 2>/dev/null)
+	echo "${v:-$1.0-1}-zc${2:-1}-$PROFILE"
+}
+# gfx_kid LTS: lib.sh's kid for PROFILE.
+gfx_kid() { if [ "$PROFILE" = smoke ]; then echo "$1"; else echo "$1-$PROFILE"; fi; }
+# gfx_debname LTS / gfx_rpmname LTS: the file names gfx_kernel gives them.
+gfx_debname() { local k; k=$(gfx_krel "$1" "${2:-1}"); echo "linux-image-${k}_${k%-zc*}+zc${2:-1}_amd64.deb"; }
+gfx_rpmname() { local k; k=$(gfx_krel "$1" "${2:-1}"); local v=${k%-zc*}; echo "kernel-zc-$PROFILE-${v%-*}-${v##*-}.zc${2:-1}.x86_64.rpm"; }
 
 gfx_cleanup() {
 	local d=$1
@@ -83,14 +149,17 @@ gfx_rpm() {
 	rm -rf "$top"
 }
 
-# gfx_kernel LTS KREL: packages (linux-image deb, kernel-zc rpm, KREL) and
-# passing results for one synthetic kernel line. Uses the common zc-smoke deb.
+# gfx_kernel LTS [ZC]: packages (linux-image deb, kernel-zc rpm, KREL) and
+# passing results for one synthetic kernel line in PROFILE, under its kid.
+# Uses the common zc-smoke deb.
 gfx_kernel() {
-	local lts=$1 krel=$2 p="$OUT/pkg/$1" r="$OUT/results/$1"
-	local ver=${krel%-zc*} n=${krel##*-zc}
+	local lts=$1 n=${2:-1} krel kid p r ver
+	krel=$(gfx_krel "$lts" "$n") kid=$(gfx_kid "$lts")
+	p="$OUT/pkg/$kid" r="$OUT/results/$kid"
+	ver=${krel%-zc*}
 	mkdir -p "$p" "$r"
-	gfx_deb "linux-image-$krel" "$ver-1+zc$n" "/boot/vmlinuz-$krel" "$p/deb"
-	gfx_rpm kernel-zc "$ver" "1.zc$n" "/boot/vmlinuz-$krel" "$p/rpm"
+	gfx_deb "linux-image-$krel" "$ver+zc$n" "/boot/vmlinuz-$krel" "$p/deb"
+	gfx_rpm "kernel-zc-$PROFILE" "${ver%-*}" "${ver##*-}.zc$n" "/boot/vmlinuz-$krel" "$p/rpm"
 	echo "$krel" >"$p/KREL"
 	if [ ! -f "$OUT/pkg/common/deb/zc-smoke_1.0-1_amd64.deb" ]; then
 		gfx_deb zc-smoke 1.0-1 /usr/bin/zc-smoke "$OUT/pkg/common/deb"
@@ -106,18 +175,20 @@ gfx_kernel() {
 # gfx_record_tested LTS: write tested-packages.json from what is in out/pkg now
 # (what the boot stage does after the image was built).
 gfx_record_tested() {
-	local lts=$1 f
-	for f in "$OUT"/pkg/"$lts"/*/*.deb "$OUT"/pkg/"$lts"/*/*.rpm "$OUT"/pkg/common/deb/*.deb; do
+	local lts=$1 f kid
+	kid=$(gfx_kid "$lts")
+	for f in "$OUT"/pkg/"$kid"/*/*.deb "$OUT"/pkg/"$kid"/*/*.rpm "$OUT"/pkg/common/deb/*.deb; do
 		[ -f "$f" ] || continue
 		jq -n --arg f "out/${f#"$OUT"/}" --arg s "$(sha256sum "$f" | cut -d' ' -f1)" '{file: $f, sha256: $s}'
-	done | jq -s . >"$OUT/results/$lts/tested-packages.json"
+	done | jq -s . >"$OUT/results/$kid/tested-packages.json"
 }
 
 # gfx_make_control LTS: turn LTS's results into what the unpatched control
 # kernel gives: the fast-path checks fail, the boot verdict is fail, and
 # hybrid needs as many syscalls as zc (it falls back to recvmsg).
 gfx_make_control() {
-	local r="$OUT/results/$1"
+	local r
+	r="$OUT/results/$(gfx_kid "$1")"
 	jq '.checks |= map(if (.name | test("^(inq_zero|copybuf|skip_hint)")) then
 			.verdict = "fail" | .reason = "getsockopt returned -1 errno EINVAL" else . end)
 		| .summary.fail = ([.checks[] | select(.verdict == "fail")] | length)
@@ -129,8 +200,18 @@ gfx_make_control() {
 # gfx_two_kernels: the standard passing setup, lines 9.9 and 9.8.
 gfx_two_kernels() {
 	gfx_setup
-	gfx_kernel 9.9 9.9.9-zc1
-	gfx_kernel 9.8 9.8.8-zc1
+	gfx_kernel 9.9
+	gfx_kernel 9.8
+}
+
+# gfx_control: the control line (borrows 9.9's source, revision 0) with the
+# results of a kernel without the fix.
+gfx_control() {
+	mkdir -p "$PATCHES_DIR/control"
+	printf 'SOURCE_LINE=9.9\nEXPECT_FIX=absent\nZC_REVISION=0\n' >"$PATCHES_DIR/control/source.conf"
+	: >"$PATCHES_DIR/control/series"
+	gfx_kernel control 0
+	gfx_make_control control
 }
 
 gate() { run_rc rc "$TOP/scripts/gate.sh" "$@" >/dev/null; }
@@ -173,10 +254,11 @@ test_gate_passes_on_good_results() {
 	assert_eq 5 "$n" "packages recorded (2 x deb + rpm, 1 common deb)"
 	jq -e '.packages[] | select(.file | endswith("zc-smoke_1.0-1_amd64.deb")) | (.kernels | sort) == ["9.8", "9.9"]' "$OUT/gate.json" >/dev/null ||
 		fail "the common package should be recorded as tested by both kernels"
-	# JUnit: per kernel, one testcase per smoke check + results, boot, bench, kernel-release, freshness.
+	# JUnit: per kernel, one testcase per smoke check + results, required:smoke,
+	# required:bench, boot, bench, kernel-release, freshness, profile.
 	local checks
 	checks=$(jq '.checks | length' "$GFX/fixtures/smoke.json")
-	assert_eq $((2 * (checks + 5))) "$(grep -c '<testcase ' "$OUT/gate-junit.xml")" "JUnit testcases"
+	assert_eq $((2 * (checks + 8))) "$(grep -c '<testcase ' "$OUT/gate-junit.xml")" "JUnit testcases"
 	assert_eq 0 "$(grep -c '<failure' "$OUT/gate-junit.xml" || true)" "JUnit failures"
 	grep -q '<testcase classname="gate.9.8" name="check:inq_zero_v4"/>' "$OUT/gate-junit.xml" || fail "no JUnit testcase for 9.8 inq_zero_v4"
 	grep -q '<testcase classname="gate.9.9" name="bench"/>' "$OUT/gate-junit.xml" || fail "no JUnit bench testcase"
@@ -198,9 +280,9 @@ test_gate_fails_on_missing_results() {
 test_gate_fails_on_stale_package() {
 	gfx_two_kernels
 	# Rebuilt after the smoke ran: one byte differs.
-	flip_byte "$OUT/pkg/9.9/rpm/kernel-zc-9.9.9-1.zc1.x86_64.rpm" 200
+	flip_byte "$OUT/pkg/9.9/rpm/$(gfx_rpmname 9.9)" 200
 	gate 9.9 9.8
-	assert_gate_fails 9.9 freshness "kernel-zc-9.9.9-1.zc1.x86_64.rpm changed after the smoke test"
+	assert_gate_fails 9.9 freshness "$(gfx_rpmname 9.9) changed after the smoke test"
 	assert_contains "$out" "stale"
 	jq -e '.kernels[] | select(.name == "9.9") | .packages[] | select(.file | endswith(".rpm")) | .fresh == false' "$OUT/gate.json" >/dev/null ||
 		fail "the changed rpm is not recorded as not fresh"
@@ -208,10 +290,10 @@ test_gate_fails_on_stale_package() {
 
 test_gate_fails_on_untested_or_removed_package() {
 	gfx_two_kernels
-	gfx_deb "linux-headers-9.8.8-zc1" "9.8.8-1+zc1" /usr/src/x "$OUT/pkg/9.8/deb"
+	gfx_deb "linux-headers-$(gfx_krel 9.8)" "9.8.8-1+zc1" /usr/src/x "$OUT/pkg/9.8/deb"
 	gate 9.9 9.8
-	assert_gate_fails 9.8 freshness "linux-headers-9.8.8-zc1_9.8.8-1+zc1_amd64.deb was built but not tested"
-	rm "$OUT/pkg/9.8/deb/linux-headers-9.8.8-zc1_9.8.8-1+zc1_amd64.deb" "$OUT/pkg/common/deb/zc-smoke_1.0-1_amd64.deb"
+	assert_gate_fails 9.8 freshness "linux-headers-$(gfx_krel 9.8)_9.8.8-1+zc1_amd64.deb was built but not tested"
+	rm "$OUT/pkg/9.8/deb/linux-headers-$(gfx_krel 9.8)_9.8.8-1+zc1_amd64.deb" "$OUT/pkg/common/deb/zc-smoke_1.0-1_amd64.deb"
 	gate 9.9 9.8
 	assert_gate_fails 9.9 freshness "zc-smoke_1.0-1_amd64.deb was tested but no longer exists"
 	assert_gate_fails 9.8 freshness "zc-smoke_1.0-1_amd64.deb was tested but no longer exists"
@@ -232,7 +314,7 @@ test_gate_fails_on_failing_check() {
 	gate 9.9 9.8
 	assert_gate_fails 9.9 check:copybuf_300_v6 "check copybuf_300_v6 skip"
 	# And a failed boot verdict alone fails the kernel.
-	gfx_kernel 9.9 9.9.9-zc1
+	gfx_kernel 9.9
 	jq '.verdict = "timeout" | .reason = "no verdict within 300s"' "$OUT/results/9.9/verdict.json" >"$GFX/v" &&
 		mv "$GFX/v" "$OUT/results/9.9/verdict.json"
 	gate 9.9 9.8
@@ -250,15 +332,14 @@ test_gate_fails_when_hybrid_is_not_below_zc() {
 
 test_gate_fails_on_results_of_another_kernel() {
 	gfx_two_kernels
-	echo 9.8.8-zc2 >"$OUT/pkg/9.8/KREL"
+	gfx_krel 9.8 2 >"$OUT/pkg/9.8/KREL"
 	gate 9.9 9.8
-	assert_gate_fails 9.8 kernel-release "the packages are 9.8.8-zc2 but the smoke test ran on '9.8.8-zc1'"
+	assert_gate_fails 9.8 kernel-release "the packages are $(gfx_krel 9.8 2) but the smoke test ran on '$(gfx_krel 9.8)'"
 }
 
 test_gate_fails_with_control_kernel() {
 	gfx_two_kernels
-	gfx_kernel control 9.9.9-zc0
-	gfx_make_control control
+	gfx_control
 	gate 9.9 9.8
 	assert_eq 0 "$rc" "gate without the control ($out)"
 	gate 9.9 9.8 control
@@ -280,4 +361,193 @@ test_gate_invalid_json_and_bad_names() {
 	run_rc rc "$TOP/scripts/gate.sh"
 	assert_eq 1 "$rc" "no kernels"
 	assert_contains "$out" "no kernels given"
+}
+
+# --- issue 13: the required checks, wrong shapes; issues 10/11: outdated, profile --
+
+# jq_edit FILE FILTER: edit a JSON file in place.
+jq_edit() { jq "$2" "$1" >"$1.new" && mv "$1.new" "$1"; }
+
+test_gate_manifest_matches_zc_smoke_list() {
+	local bin="$TOP/out/bin" man="$TOP/tests/smoke/required-checks.txt" ver want got
+	[ -x "$bin/zc-smoke" ] || make -s -C "$TOP" OUT="$TOP/out" c-bins >/dev/null
+	ver=$("$bin/zc-smoke" --version | awk '{ print $2 }')
+	# Every check this zc-smoke declares is required, and nothing else is.
+	want=$("$bin/zc-smoke" --list | sort)
+	got=$(awk -v v="$ver" '$1 == "smoke" { print $2, $3 }' "$man" | while read -r s n; do
+		if dpkg --compare-versions "$s" le "$ver"; then echo "$n"; fi
+	done | sort)
+	assert_eq "$want" "$got" "smoke checks of zc-smoke $ver (--list) and of $man"
+	assert_eq "" "$(awk '$1 == "smoke" { print $3 }' "$man" | sort | uniq -d)" "checks listed twice in $man"
+	# The bench modes are the ones zc-rpc-bench runs (--mode recv|zc|hybrid|all).
+	want=$("$bin/zc-rpc-bench" --help | sed -n 's/.*--mode \([a-z|]*\).*/\1/p' | head -n1 | tr '|' '\n' | grep -vx all | sort)
+	got=$(awk '$1 == "bench" { print $3 }' "$man" | sort)
+	assert_eq "$want" "$got" "bench modes of zc-rpc-bench --help and of $man"
+	grep -qE '^minimum +smoke +[0-9]' "$man" || fail "$man has no minimum zc-smoke version"
+}
+
+test_gate_requires_every_check_of_the_manifest() {
+	gfx_two_kernels
+	# All 18 fast-path checks gone (what an --only run or an older tool gives):
+	# the remaining checks pass, the gate must still fail and name each one.
+	jq_edit "$OUT/results/9.9/smoke.json" '.checks |= map(select(.name | test("^(inq_zero|copybuf|skip_hint)") | not))
+		| .summary.pass = (.checks | length)'
+	gate 9.9 9.8
+	assert_gate_fails 9.9 required:smoke "did not report 18 of the"
+	local n
+	for n in inq_zero_v4 inq_zero_v6 copybuf_300_v6 copybuf_two_sends_v4 skip_hint_4095_v6; do
+		assert_contains "$out" "$n" "gate output naming the missing check $n"
+	done
+	jq -e '.kernels[] | select(.name == "9.9") | .required.smoke.missing | length == 18' "$OUT/gate.json" >/dev/null ||
+		fail "gate.json does not list the 18 missing checks: $(jq -c '.kernels[0].required' "$OUT/gate.json")"
+	assert_eq pass "$(jq -r '.kernels[] | select(.name == "9.8") | .verdict' "$OUT/gate.json")" "9.8 is unaffected"
+	# One check missing (a truncated run).
+	gfx_kernel 9.9
+	jq_edit "$OUT/results/9.9/smoke.json" '.checks |= map(select(.name != "mmap_zerocopy"))'
+	gate 9.9 9.8
+	assert_gate_fails 9.9 required:smoke "did not report 1 of the"
+	assert_contains "$out" "mmap_zerocopy"
+	# A bench without the hybrid mode.
+	gfx_kernel 9.9
+	jq_edit "$OUT/results/9.9/bench.json" '.modes |= map(select(.mode != "hybrid"))'
+	gate 9.9 9.8
+	assert_gate_fails 9.9 required:bench "did not report 1 of the 3 required bench checks: hybrid"
+	# An older zc-smoke than the manifest's minimum, and results of another tool.
+	gfx_kernel 9.9
+	jq_edit "$OUT/results/9.9/smoke.json" '.version = "0.9"'
+	gate 9.9 9.8
+	assert_gate_fails 9.9 required:smoke "comes from zc-smoke 0.9, older than the minimum"
+	jq_edit "$OUT/results/9.9/smoke.json" '.version = "1.0" | .tool = "other"'
+	gate 9.9 9.8
+	assert_gate_fails 9.9 required:smoke "was not written by zc-smoke"
+	# The set is the tested version's: a check added in a later version is
+	# required of that version only.
+	gfx_kernel 9.9
+	cp "$TOP/tests/smoke/required-checks.txt" "$GFX/man.txt"
+	echo "smoke 9.0 future_check" >>"$GFX/man.txt"
+	ZC_REQUIRED_CHECKS=$GFX/man.txt gate 9.9 9.8
+	assert_eq 0 "$rc" "gate of zc-smoke 1.0 results with a check required from 9.0 on ($out)"
+	jq_edit "$OUT/results/9.9/smoke.json" '.version = "9.0"'
+	ZC_REQUIRED_CHECKS=$GFX/man.txt gate 9.9 9.8
+	assert_gate_fails 9.9 required:smoke "future_check"
+}
+
+test_gate_wrong_shape_json_writes_both_files() {
+	gfx_two_kernels
+	echo '[]' >"$OUT/results/9.9/verdict.json"
+	gate 9.9 9.8
+	assert_gate_fails 9.9 results "valid JSON of the wrong shape: verdict.json (array)"
+	assert_gate_fails 9.9 boot "no boot verdict"
+	assert_not_contains "$out" "jq: error" "gate output"
+	gfx_kernel 9.9
+	echo '{"checks": {"a": 1}}' >"$OUT/results/9.9/smoke.json"
+	echo '"bench"' >"$OUT/results/9.9/bench.json"
+	echo '{"file": 1}' >"$OUT/results/9.9/tested-packages.json"
+	gate 9.9 9.8
+	assert_gate_fails 9.9 results "smoke.json (object)"
+	assert_contains "$out" "bench.json (string)"
+	assert_gate_fails 9.9 freshness "is missing, invalid or empty"
+	assert_not_contains "$out" "jq: error" "gate output"
+	# Checks of the wrong types inside a well-formed list.
+	gfx_kernel 9.9
+	jq_edit "$OUT/results/9.9/smoke.json" '.checks[0].name = 5'
+	jq_edit "$OUT/results/9.9/bench.json" '.modes = [1, 2]'
+	gate 9.9 9.8
+	assert_gate_fails 9.9 results "wrong shape"
+	assert_not_contains "$out" "jq: error" "gate output"
+	# A stale work directory of a killed gate is removed by the next one.
+	mkdir "$OUT/.gate.dead1"
+	gate 9.9 9.8
+	[ ! -e "$OUT/.gate.dead1" ] || fail "the killed gate's work directory was left"
+	assert_eq "" "$(find "$OUT" -maxdepth 1 -name '.gate.*')" "gate work directories after the gate"
+}
+
+test_gate_records_profile_and_outdated() {
+	gfx_two_kernels
+	gate 9.9 9.8
+	assert_eq 0 "$rc" "gate ($out)"
+	jq -e '.profile == "smoke" and .channels == "lab" and all(.kernels[]; .profile == "smoke" and .channels == "lab")' \
+		"$OUT/gate.json" >/dev/null || fail "profile not recorded: $(jq -c '{profile, channels}' "$OUT/gate.json")"
+	jq -e '.kernels[] | select(.name == "9.9") | .outdated | .pinned == "9.9.9-1" and .newest == "9.9.9-1"
+		and .behind_by == 0 and .status == "current"' "$OUT/gate.json" >/dev/null ||
+		fail "outdated of 9.9: $(jq -c '.kernels[0].outdated' "$OUT/gate.json")"
+	assert_contains "$out" "profile smoke"
+	# Behind: newest and behind_by, and the gate still passes (promote decides).
+	gfx_outdated behind
+	gate 9.9 9.8
+	assert_eq 0 "$rc" "gate of a stale kernel ($out)"
+	jq -e '.kernels[] | select(.name == "9.9") | .outdated | .newest == "9.9.9-3" and .behind_by == 2 and .status == "behind"
+		and (.reason | contains("make refresh KERNEL=9.9"))' "$OUT/gate.json" >/dev/null ||
+		fail "outdated of a stale 9.9: $(jq -c '.kernels[0].outdated' "$OUT/gate.json")"
+	assert_contains "$out" "newest 9.9.9-3, 2 behind"
+	# The pin moved on since the check: behind_by counts from the new pin.
+	gfx_line 9.9 9.9.9-2
+	gfx_kernel 9.9
+	gate 9.9 9.8
+	jq -e '.kernels[] | select(.name == "9.9") | .outdated | .pinned == "9.9.9-2" and .behind_by == 1' "$OUT/gate.json" >/dev/null ||
+		fail "outdated after the pin moved: $(jq -c '.kernels[0].outdated' "$OUT/gate.json")"
+	gfx_line 9.9 9.9.9-1
+	gfx_kernel 9.9
+	# The archive could not be asked: unknown, never current.
+	gfx_outdated error
+	gate 9.9 9.8
+	jq -e '.kernels[] | select(.name == "9.9") | .outdated | .status == "unknown" and .newest == null
+		and (.reason | contains("archive unreachable"))' "$OUT/gate.json" >/dev/null ||
+		fail "outdated with the archive unreachable: $(jq -c '.kernels[0].outdated' "$OUT/gate.json")"
+	# Too old, and nothing to refresh it: unknown.
+	gfx_outdated old
+	gate 9.9 9.8
+	jq -e 'all(.kernels[]; .outdated.status == "unknown") and .outdated.fresh == false' "$OUT/gate.json" >/dev/null ||
+		fail "an old outdated.json was trusted: $(jq -c '[.kernels[].outdated.status]' "$OUT/gate.json")"
+	rm "$OUT/outdated.json"
+	gate 9.9 9.8
+	jq -e 'all(.kernels[]; .outdated.status == "unknown")' "$OUT/gate.json" >/dev/null || fail "no outdated.json read as known"
+}
+
+test_gate_runs_outdated_when_missing() {
+	gfx_two_kernels
+	rm -f "$OUT/outdated.json"
+	# A scripts/outdated.sh that works: the gate runs it for the lines it gates.
+	cat >"$GFX/outdated-ok.sh" <<-EOF
+		#!/bin/bash
+		echo "\$*" >"$GFX/outdated-args"
+		. "$TOP/tests/lib/testlib.sh"; . "$TOP/tests/unit/test_gate.sh"
+		gfx_outdated behind
+		exit 3
+	EOF
+	chmod +x "$GFX/outdated-ok.sh"
+	GATE_RUN_OUTDATED=1 GATE_OUTDATED_SCRIPT=$GFX/outdated-ok.sh gate 9.9 9.8
+	assert_eq 0 "$rc" "gate ($out)"
+	assert_eq "9.9 9.8" "$(cat "$GFX/outdated-args")" "lines given to outdated.sh"
+	assert_contains "$out" "running scripts/outdated.sh"
+	jq -e '.kernels[] | select(.name == "9.9") | .outdated.status == "behind"' "$OUT/gate.json" >/dev/null ||
+		fail "the gate did not use what outdated.sh wrote: $(jq -c '.kernels[0].outdated' "$OUT/gate.json")"
+	# One that cannot reach the archive (exit 2, nothing written): unknown.
+	rm -f "$OUT/outdated.json"
+	printf '#!/bin/sh\necho "archive unreachable" >&2\nexit 2\n' >"$GFX/outdated-bad.sh"
+	chmod +x "$GFX/outdated-bad.sh"
+	GATE_RUN_OUTDATED=1 GATE_OUTDATED_SCRIPT=$GFX/outdated-bad.sh gate 9.9 9.8
+	jq -e 'all(.kernels[]; .outdated.status == "unknown") and (.outdated.source | contains("exit 2"))' "$OUT/gate.json" >/dev/null ||
+		fail "an unreachable archive: $(jq -c '[.outdated, .kernels[0].outdated]' "$OUT/gate.json")"
+}
+
+test_gate_profile_of_the_packages() {
+	gfx_two_kernels
+	# Packages of another profile under this profile's name.
+	sed -i 's/-smoke$/-cloud/' "$OUT/pkg/9.8/KREL"
+	jq_edit "$OUT/results/9.8/smoke.json" ".kernel = \"$(cat "$OUT/pkg/9.8/KREL")\""
+	jq_edit "$OUT/results/9.8/bench.json" ".kernel = \"$(cat "$OUT/pkg/9.8/KREL")\""
+	gate 9.9 9.8
+	assert_gate_fails 9.8 profile "not a build of profile smoke"
+	# A fleet profile: results and packages under <lts>-cloud, channels fleet.
+	PROFILE=cloud
+	gfx_kernel 9.9
+	PROFILE=cloud gate 9.9
+	assert_eq 0 "$rc" "gate of the cloud build ($out)"
+	jq -e '.profile == "cloud" and .channels == "fleet" and .kernels[0].name == "9.9-cloud"
+		and (.packages | map(.file) | any(startswith("out/pkg/9.9-cloud/")))' "$OUT/gate.json" >/dev/null ||
+		fail "gate.json of the cloud build: $(jq -c '{profile, channels, k: [.kernels[].name]}' "$OUT/gate.json")"
+	PROFILE=nope gate 9.9
+	assert_eq 1 "$rc" "unknown profile"
+	assert_contains "$out" "unknown profile 'nope'"
 }
