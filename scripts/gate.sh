@@ -54,7 +54,7 @@ profile=${PROFILE:-smoke}
 [[ $profile =~ ^[a-z0-9]+$ ]] || die "bad profile name '$profile' (lower-case letters and digits only)"
 prof_file=$TOP/packaging/configs/$profile.profile
 [ -f "$prof_file" ] || die "unknown profile '$profile': no $prof_file (known: $(cd "$TOP/packaging/configs" && ls -- *.profile | sed 's/\.profile$//' | tr '\n' ' '))"
-PROF_CHANNELS=""
+PROF_CHANNELS="" PROF_ABI_FLAVOUR=""
 parse_kv "$prof_file" PROF_
 case "$PROF_CHANNELS" in lab | fleet) ;; *) die "$prof_file: CHANNELS must be lab or fleet, not '$PROF_CHANNELS'" ;; esac
 
@@ -401,6 +401,23 @@ gate_kernel() {
 		fi
 	fi
 
+	# abi: a fleet profile (ABI_FLAVOUR= in its profile) keeps every exported
+	# symbol of Debian's build of the same release (scripts/abi-check.sh).
+	local abi=null
+	if [ -n "${PROF_ABI_FLAVOUR:-}" ]; then
+		if valid "$res/abi.json" && jq -e '.counts | (.removed | type) == "number" and (.changed | type) == "number"' "$res/abi.json" >/dev/null 2>&1; then
+			abi=$(jq -c '{reference_package, reference_version, counts, verdict,
+				removed: [.removed[].symbol], changed: [.changed[] | "\(.symbol) \(.field) \(.reference) -> \(.ours)"]}' "$res/abi.json")
+			if jq -e '.counts.removed == 0 and .counts.changed == 0' "$res/abi.json" >/dev/null; then
+				add_test abi true "$(jq -r '"ABI kept against \(.reference_package) \(.reference_version): \(.counts.ours) symbols, 0 removed, 0 changed, \(.counts.added) added"' "$res/abi.json")"
+			else
+				add_test abi false "$k: the build changes Debian's ABI ($(jq -r '"\(.counts.removed) removed, \(.counts.changed) changed"' "$res/abi.json")): $(jq -r '[(.removed[].symbol | "removed " + .), (.changed[] | "changed \(.symbol) (\(.field))")] | .[:10] | join(", ")' "$res/abi.json") (all in $(rel "$res/abi.txt"))"
+			fi
+		else
+			add_test abi false "$k: no ABI report $(rel "$res/abi.json") for the fleet profile $profile: run 'make abi KERNEL=$k PROFILE=$profile'"
+		fi
+	fi
+
 	local boot=null smoke=null bench=null
 	if valid "$res/verdict.json"; then boot=$(jq -c '{verdict, reason, exit_code, seconds}' "$res/verdict.json"); fi
 	if valid "$res/smoke.json"; then smoke=$(jq -c '{tool, version, kernel, summary, checks: [.checks[] | {name, verdict}]}' "$res/smoke.json"); fi
@@ -408,8 +425,8 @@ gate_kernel() {
 	jq -n --arg name "$kid" --arg line "$k" --arg profile "$profile" --arg ch "$PROF_CHANNELS" --arg krel "$krel" --arg res "$(rel "$res")" \
 		--slurpfile tests "$tests" --slurpfile pk "$work/$k.packages.json" --slurpfile req "$work/$k.required.json" \
 		--argjson outdated "$(outdated_json "$k")" \
-		--argjson boot "$boot" --argjson smoke "$smoke" --argjson bench "$bench" \
-		'{name: $name, line: $line, profile: $profile, channels: $ch,
+		--argjson boot "$boot" --argjson smoke "$smoke" --argjson bench "$bench" --argjson abi "$abi" \
+		'{name: $name, line: $line, profile: $profile, channels: $ch, abi: $abi,
 		  verdict: (if ($tests | all(.pass)) then "pass" else "fail" end),
 		  problems: [$tests[] | select(.pass | not) | .message],
 		  krel: (if $krel == "" then null else $krel end),
