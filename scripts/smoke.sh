@@ -166,6 +166,18 @@ boot_once() {
 			mv "$res/verdict.json.tmp" "$res/verdict.json"
 		fi
 	fi
+	# How it booted (zc-smoke-boot's @@ZC-BOOTINFO@@). A fleet kernel keeps its
+	# disk driver in a module: it must have come up through its initramfs.
+	B_INFO=$(grep -a -o '@@ZC-BOOTINFO {[^@]*}@@' "$res/console.log" | head -n1 | sed 's/^@@ZC-BOOTINFO //; s/@@$//' || true)
+	jq -e . >/dev/null 2>&1 <<<"$B_INFO" || B_INFO=null
+	if [ "$PROF_CHANNELS" = fleet ] && [ "$mode" = uki ] && { [ "$B_CODE" = 0 ] || [ "$B_CODE" = 1 ]; } &&
+		! jq -e '.initrd == true and (.modules | split(" ") | index("virtio_blk"))' >/dev/null 2>&1 <<<"$B_INFO"; then
+		B_CODE=1
+		B_LINE="fail: the $PROFILE kernel did not come up through its initramfs with its disk driver as a module (boot info: $B_INFO)"
+		jq --arg r "${B_LINE#fail: }" '.verdict = "fail" | .exit_code = 1 | .reason = $r' \
+			"$res/verdict.json" >"$res/verdict.json.tmp"
+		mv "$res/verdict.json.tmp" "$res/verdict.json"
+	fi
 }
 
 # boot NAME RESDIR MODE: boot_once, and once more (SMOKE_RETRIES) on timeout
@@ -182,15 +194,18 @@ boot() {
 	done
 	jq -n --arg accel "$accel" --argjson s "$B_SECS" --argjson r "$tries" --arg image "$(relpath "$image")" \
 		--argjson bytes "$(stat -L -c %s "$image")" --arg mode "$mode" \
-		--arg kernel "$(relpath "${BOOT_KERNEL:-$img_dir/$name_base.efi}")" \
+		--arg kernel "$(relpath "${BOOT_KERNEL:-$img_dir/$name_base.efi}")" --argjson info "${B_INFO:-null}" \
+		--arg profile "${PROFILE:-smoke}" \
 		'{accel: $accel, boot_to_verdict_seconds: $s, retries: $r, image: $image, image_bytes: $bytes,
-		  boot: $mode, kernel: $kernel}' >"$res/boot.json"
+		  boot: $mode, kernel: $kernel, profile: $profile, bootinfo: $info}' >"$res/boot.json"
 }
 
 # --- the line -----------------------------------------------------------------
 lts=${1:-}
 load_conf "$lts"
 kid=$(kid "$lts")
+PROF_CHANNELS=""
+parse_kv "$TOP/packaging/configs/${PROFILE:-smoke}.profile" PROF_
 image_pkg_dirs "$lts"
 image_krel "$lts"
 img_dir="$OUT/images/$kid"
