@@ -6,7 +6,7 @@
 
 # Targets the pipelines may call: the top Makefile's, mk/repo.mk's, and the
 # build/package/image/smoke stages (which may not be merged yet).
-CI_KNOWN_TARGETS="deps kernel deb rpm image smoke gate promote keys check c-bins source patch lint outdated refresh report"
+CI_KNOWN_TARGETS="deps kernel deb rpm image smoke gate promote keys check c-bins source patch lint outdated refresh report abi"
 CI_KERNELS='["5.10", "6.1", "6.12"]'
 
 ci_python() {
@@ -52,18 +52,22 @@ ci_check() {
 		    if not on: err("no `on:` triggers")
 		    jobs = doc.get("jobs") or {}
 		    matrix_jobs = [n for n, j in jobs.items() if "kernel" in ((j.get("strategy") or {}).get("matrix") or {})]
-		    if len(matrix_jobs) != 1: err(f"expected one job with a kernel matrix, found {matrix_jobs}")
+		    def jruns(n): return "\n".join(s.get("run", "") for s in jobs[n].get("steps", []))
+		    cloud_jobs = [n for n in matrix_jobs if "PROFILE=cloud" in jruns(n)]
+		    smoke_jobs = [n for n in matrix_jobs if n not in cloud_jobs]
+		    if len(smoke_jobs) != 1: err(f"expected one smoke job with a kernel matrix, found {smoke_jobs}")
+		    if len(cloud_jobs) != 1: err(f"expected one cloud-profile job with a kernel matrix (PROFILE=cloud), found {cloud_jobs}")
 		    for n in matrix_jobs:
 		        j = jobs[n]
 		        got = j["strategy"]["matrix"]["kernel"]
 		        if got != kernels: err(f"job {n}: matrix kernel is {got!r}, expected {kernels!r} (quoted: 5.10 unquoted is the float 5.1)")
-		        runs = "\n".join(s.get("run", "") for s in j.get("steps", []))
-		        for t in ("deps", "kernel", "deb", "rpm", "image", "smoke"):
+		        runs = jruns(n)
+		        for t in ("deps", "kernel", "deb", "rpm", "image", "smoke") + (("abi",) if n in cloud_jobs else ()):
 		            if not any(t in tt for tt in make_targets(runs)): err(f"job {n}: no `make {t}`")
 		        if "KERNEL=${{ matrix.kernel }}" not in runs: err(f"job {n}: make is not given KERNEL=${{{{ matrix.kernel }}}}")
 		        uploads = [s for s in j.get("steps", []) if str(s.get("uses", "")).startswith("actions/upload-artifact")]
 		        paths = "\n".join(str((s.get("with") or {}).get("path", "")) for s in uploads)
-		        for p in ("out/results/", "out/pkg/", "junit"):
+		        for p in ("out/results/", "out/pkg/") + (("junit",) if n in smoke_jobs else ()):
 		            if p not in paths: err(f"job {n}: no artifact with {p}")
 		    finals = [n for n, j in jobs.items() if "gate" in "\n".join(s.get("run", "") for s in j.get("steps", []))
 		              and n not in matrix_jobs]
@@ -76,7 +80,8 @@ ci_check() {
 		            if m not in needs: err(f"job {n}: does not need the matrix job {m}")
 		        runs = "\n".join(s.get("run", "") for s in j.get("steps", []))
 		        if not re.search(r"make gate\b", runs): err(f"job {n}: no make gate")
-		        if not re.search(r"make promote CHANNEL=testing", runs): err(f"job {n}: no make promote CHANNEL=testing")
+		        if not re.search(r"make promote CHANNEL=testing PROFILE=cloud", runs): err(f"job {n}: no make promote CHANNEL=testing PROFILE=cloud (testing takes the fleet profiles only)")
+		        if re.search(r"make promote CHANNEL=(testing|stable)(?! PROFILE=(cloud|distro))", runs): err(f"job {n}: a test-profile kernel promoted to a fleet channel")
 		        if runs.index("make gate") > runs.index("make promote"): err(f"job {n}: promote before gate")
 		        dl = [s for s in j.get("steps", []) if str(s.get("uses", "")).startswith("actions/download-artifact")]
 		        if not dl: err(f"job {n}: downloads no artifacts")
@@ -110,11 +115,13 @@ ci_check() {
 		            got = [k for entry in m for k in entry.get("KERNEL", [])]
 		            if got != kernels: err(f"job {n}: matrix KERNEL is {got!r}, expected {kernels!r}")
 		        check_targets(script(j), f"job {n}")
-		    if len(matrix_jobs) != 1: err(f"expected one parallel:matrix job, found {matrix_jobs}")
+		    cloud_jobs = [n for n in matrix_jobs if "PROFILE=cloud" in script(jobs[n])]
+		    if len([n for n in matrix_jobs if n not in cloud_jobs]) != 1: err(f"expected one smoke parallel:matrix job, found {matrix_jobs}")
+		    if len(cloud_jobs) != 1: err(f"expected one cloud-profile parallel:matrix job (PROFILE=cloud), found {cloud_jobs}")
 		    for n in matrix_jobs:
 		        j = jobs[n]
 		        s = script(j)
-		        for t in ("deps", "kernel", "deb", "rpm", "image", "smoke"):
+		        for t in ("deps", "kernel", "deb", "rpm", "image", "smoke") + (("abi",) if n in cloud_jobs else ()):
 		            if not any(t in tt for tt in make_targets(s)): err(f"job {n}: no `make {t}`")
 		        if "KERNEL=$KERNEL" not in s: err(f"job {n}: make is not given KERNEL=$KERNEL")
 		        a = j.get("artifacts") or {}
@@ -130,10 +137,10 @@ ci_check() {
 		        needs = [x if isinstance(x, str) else x.get("job") for x in (j.get("needs") or [])]
 		        for m in matrix_jobs:
 		            if m not in needs: err(f"job {n}: does not need the matrix job {m}")
-		        if stages.index(j["stage"]) <= stages.index(jobs[matrix_jobs[0]]["stage"]):
+		        if any(stages.index(j["stage"]) <= stages.index(jobs[m]["stage"]) for m in matrix_jobs):
 		            err(f"job {n}: its stage does not come after the matrix job's")
 		        s = script(j)
-		        if "make promote CHANNEL=testing" not in s: err(f"job {n}: no make promote CHANNEL=testing")
+		        if "make promote CHANNEL=testing PROFILE=cloud" not in s: err(f"job {n}: no make promote CHANNEL=testing PROFILE=cloud (testing takes the fleet profiles only)")
 		        a = j.get("artifacts") or {}
 		        if (a.get("reports") or {}).get("junit") != "out/gate-junit.xml": err(f"job {n}: gate JUnit not reported")
 		        if "out/gate.json" not in a.get("paths", []): err(f"job {n}: out/gate.json is not an artifact")
@@ -167,7 +174,7 @@ test_ci_checks_catch_mistakes() {
 	run_rc rc ci_check github "$d/gh.yml"
 	assert_eq 1 "$rc" "check of a float matrix"
 	assert_contains "$out" "matrix kernel is [5.1, 6.1, 6.12]"
-	sed 's/^    needs: kernel$/    needs: []/' .github/workflows/kernels.yml >"$d/gh2.yml"
+	sed 's/^    needs: \[kernel, cloud\]$/    needs: [cloud]/' .github/workflows/kernels.yml >"$d/gh2.yml"
 	run_rc rc ci_check github "$d/gh2.yml"
 	assert_eq 1 "$rc" "check of a final job without needs"
 	assert_contains "$out" "does not need the matrix job kernel"
