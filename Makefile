@@ -63,7 +63,8 @@ include mk/abi.mk
 	smoke-host bench-host quick-smoke check test lint summary clean distclean
 
 # The main job, for every kernel in KERNELS: fetch, backport, build, package,
-# image, boot and smoke, gate, promote to the local `testing` repository.
+# image, boot and smoke, gate, promote to the local repository (`lab` for a
+# test profile such as the default smoke, `testing` for cloud and distro).
 # The summary table is printed whatever happened; the exit code is the job's.
 all: deps
 	$(Q)rc=0; $(MAKE) --no-print-directory pipeline || rc=$$?; \

@@ -11,7 +11,7 @@
 
 abi: $(addprefix abi-,$(KERNELS))
 abi-%: kernel-%
-	$(Q)$(SCRIPTS)/abi-check.sh $*
+	$(Q)"$(SCRIPTS)"/abi-check.sh $*
 
 help-abi:
 	@echo 'ABI (fleet profiles: cloud, distro)'

@@ -12,7 +12,7 @@
 .PHONY: outdated refresh help-refresh
 
 outdated:
-	$(Q)$(SCRIPTS)/outdated.sh $(KERNELS)
+	$(Q)"$(SCRIPTS)"/outdated.sh $(KERNELS)
 
 # One line after the other: each downloads and unpacks a kernel tree.
 # The reports of the lines refreshed go to $(OUT)/refresh/summary.md (the
@@ -23,7 +23,7 @@ refresh:
 		if grep -q '^SOURCE_LINE=' "patches/$$k/source.conf" 2>/dev/null; then \
 			echo "refresh: $$k follows $$(sed -n 's/^SOURCE_LINE=//p' "patches/$$k/source.conf"): nothing to do"; \
 		else \
-			rm -f "$(OUT)/refresh/$$k.txt"; $(SCRIPTS)/refresh.sh "$$k"; \
+			rm -f "$(OUT)/refresh/$$k.txt"; "$(SCRIPTS)"/refresh.sh "$$k"; \
 			if [ -f "$(OUT)/refresh/$$k.txt" ]; then \
 				{ echo '```'; cat "$(OUT)/refresh/$$k.txt"; echo '```'; } >>"$(OUT)/refresh/summary.md"; fi; \
 		fi; \
