@@ -69,7 +69,8 @@ fi
 # and fin_eio (the EIO for a FIN with nothing queued is part of the same fast
 # return, 936ced415751: an unpatched kernel answers EINVAL there too).
 expect_control_fail() {
-	local d="$OUT/results/control" v why="" f n=0 fam
+	local d v why="" f n=0 fam
+	d="$OUT/results/$(kid control)"
 	[ -f "$d/verdict.json" ] || die "no control result ($d/verdict.json): did 'make smoke KERNEL=control' run?"
 	for v in "$d/verdict.json" "$d/rpm/verdict.json"; do
 		[ -f "$v" ] || continue
