@@ -192,7 +192,7 @@ test_promote_killed_half_way_leaves_repo_unchanged() {
 	prom_setup
 	promote testing
 	assert_eq 0 "$rc" "promote testing ($out)"
-	local before log="$GFX/killed.log" pid kids trees
+	local before log="$GFX/killed.log" pid trees
 	before=$(repo_listing)
 	trees=$(find "$OUT/repo/.versions" -mindepth 1 -maxdepth 1 | wc -l)
 	ZC_PROMOTE_TEST_PAUSE=60 setsid "$TOP/scripts/promote.sh" stable >"$log" 2>&1 &
