@@ -57,10 +57,11 @@ include mk/repo.mk
 include mk/rollout.mk
 include mk/refresh.mk
 include mk/abi.mk
+include mk/mutants.mk
 
 .DEFAULT_GOAL := all
 .PHONY: all pipeline help deps c-bins source patch patch-check kernel deb rpm tools-pkg repro-check \
-	smoke-host bench-host quick-smoke check test lint summary clean distclean
+	smoke-host bench-host quick-smoke check test lint summary clean distclean mutants
 
 # The main job, for every kernel in KERNELS: fetch, backport, build, package,
 # image, boot and smoke, gate, promote to the local repository (`lab` for a
@@ -120,6 +121,7 @@ help:
 	@echo 'Other'
 	@echo '  summary              the table of the last results, one row per kernel'
 	@echo '  lint                 shellcheck every script'
+	@$(MAKE) -s --no-print-directory help-mutants
 	@echo '  clean                remove out/ (downloads stay cached in $$CACHE_DIR)'
 	@echo '  distclean            clean, and drop the download cache'
 	@echo
@@ -186,7 +188,7 @@ check: deps
 test: check
 
 lint:
-	$(Q)shellcheck -x -S warning scripts/*.sh tests/run.sh tests/*/*.sh .ci/run images/*.sh \
+	$(Q)shellcheck -x -S warning scripts/*.sh tests/run.sh tests/*/*.sh tests/mutants/run.sh .ci/run images/*.sh \
 		rollout/roles/*/files/zc-*
 	$(Q)if command -v ansible-lint >/dev/null; then cd rollout && ansible-lint -q; fi
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deps.sh [GROUP...]: install what the project needs from Debian bookworm
+# deps.sh [--check] [GROUP...]: install what the project needs from Debian bookworm
 # (mkosi and systemd-boot from bookworm-backports, explicitly). Idempotent and
 # quiet when everything is there; works as root without a terminal.
 #
@@ -7,7 +7,9 @@
 # are fetched through the project-private apt configuration (scripts/lib.sh).
 # bookworm-backports is added only for the image group, with its default low
 # priority made explicit by a pin, so no plain `apt-get install` ever takes a
-# package from it.
+# package from it. Every command the stages check before they start
+# (ZC_TOOL_PKG in lib.sh) must be on PATH: a package whose binary is gone is
+# reinstalled. --check only reports (exit 1 when something is missing).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -28,8 +30,23 @@ GROUP[repo]="reprepro createrepo-c gnupg dnf"
 # rollout
 GROUP[rollout]="ansible ansible-lint kexec-tools openssh-client iproute2"
 
+check_only=0
+if [ "${1:-}" = --check ]; then
+	check_only=1
+	shift
+fi
 groups=("$@")
 [ "${#groups[@]}" -gt 0 ] || groups=(base pkg image repo rollout)
+
+# missing_tools: every command the stages check for (ZC_TOOL_PKG in lib.sh)
+# that is not on PATH, as "command package" lines. A package can be
+# "installed" with its binary gone: the command is what counts.
+missing_tools() {
+	local t
+	for t in "${!ZC_TOOL_PKG[@]}"; do
+		command -v "$t" >/dev/null 2>&1 || printf '%s %s\n' "$t" "${ZC_TOOL_PKG[$t]}"
+	done | sort
+}
 
 missing() {
 	local p
@@ -89,7 +106,31 @@ for g in "${groups[@]}"; do
 done
 
 mapfile -t need < <(missing "${want[@]}")
+if [ "$check_only" = 1 ]; then
+	# deps.sh --check: report, install nothing; exit 1 when anything is missing.
+	mapfile -t tools < <(missing_tools)
+	[ "${#need[@]}" -eq 0 ] || echo "missing packages: ${need[*]}"
+	[ "${#tools[@]}" -eq 0 ] || printf '%s\n' "${tools[@]}" | awk '{ printf "missing command: %s (package %s)\n", $1, $2 }'
+	if [ "${#need[@]}" -eq 0 ] && [ "${#tools[@]}" -eq 0 ]; then
+		echo "deps: everything is installed"
+		exit 0
+	fi
+	exit 1
+fi
 [ "${#need[@]}" -eq 0 ] || apt_install "${need[@]}"
+# Commands whose package is installed but whose binary is gone: reinstall them.
+mapfile -t tools < <(missing_tools)
+if [ "${#tools[@]}" -gt 0 ]; then
+	mapfile -t rp < <(printf '%s\n' "${tools[@]}" | awk '{ print $2 }' | sort -u)
+	[ "$(id -u)" = 0 ] || die "missing commands: $(printf '%s\n' "${tools[@]}" | awk '{ printf "%s (%s) ", $1, $2 }')
+Run 'make deps' as root to reinstall them."
+	log deps all "commands missing, reinstalling their packages: ${rp[*]}"
+	DEBIAN_FRONTEND=noninteractive quietly "$OUT/deps-install.log" \
+		apt-get install -y -q --no-install-recommends --reinstall "${rp[@]}" ||
+		die "apt-get install --reinstall ${rp[*]} failed (log: $OUT/deps-install.log)"
+	mapfile -t tools < <(missing_tools)
+	[ "${#tools[@]}" -eq 0 ] || die "still missing after reinstalling: $(printf '%s\n' "${tools[@]}" | awk '{ printf "%s (%s) ", $1, $2 }')"
+fi
 
 if [ "${#bp[@]}" -gt 0 ]; then
 	mapfile -t need < <(missing "${bp[@]}")

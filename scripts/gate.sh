@@ -500,7 +500,7 @@ jq -r '
 	"</testsuites>"' --arg time "$(jq -r .time "$work/gate.json" | sed 's/Z$//')" "$work/gate.json" >"$work/gate-junit.xml"
 
 if command -v xmllint >/dev/null; then
-	xmllint --noout "$work/gate-junit.xml" || die "internal error: the gate wrote invalid JUnit XML ($work/gate-junit.xml)"
+	xmllint --noout "$work/gate-junit.xml" || die "internal error: the gate wrote invalid JUnit XML (kept as $(keep_log "$work/gate-junit.xml" gate-junit.invalid.xml))"
 fi
 mv "$work/gate-junit.xml" "$gate_xml"
 mv "$work/gate.json" "$gate_json"

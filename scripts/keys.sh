@@ -17,7 +17,7 @@ set -euo pipefail
 # shellcheck source=scripts/repo-lib.sh
 . "$(dirname "$0")/repo-lib.sh"
 
-command -v gpg >/dev/null || die "gpg is missing: run 'make deps' (package gnupg)"
+need_tools keys gpg gpgconf flock
 mkdir -p "$KEYS_DIR"
 
 if [ -n "${SIGNING_KEY:-}" ]; then
@@ -46,8 +46,8 @@ already signed with a key from there, clients must be given the new public key."
 	mv -T "$tmp" "$PROJECT_GNUPGHOME"
 fi
 
+zc_on_exit stop_project_agent
 signing_setup
-trap 'stop_project_agent; _stage_trap' EXIT
 export_public_key "$KEYS_DIR"
 printf '%s\n' "$SIGN_FPR" >"$KEYS_DIR/fingerprint"
 log keys all "project key $SIGN_FPR; public key in $KEYS_DIR/$KEY_NAME.{asc,gpg}"

@@ -338,7 +338,7 @@ Run 'make deps' (as root) to install them."
 # zc_human BYTES: 1.2G, 300M, 12K.
 zc_human() { numfmt --to=iec --suffix=B "$1" 2>/dev/null || echo "${1}B"; }
 # zc_free_bytes DIR: bytes available to us on the filesystem of DIR.
-zc_free_bytes() { df -Pk -- "$1" 2>/dev/null | awk 'NR == 2 { print $4 * 1024 }'; }
+zc_free_bytes() { df -Pk -- "$1" 2>/dev/null | awk 'NR == 2 { printf "%.0f\n", $4 * 1024 }'; }
 # zc_need_space DIR BYTES WHAT: die, before a big stage writes anything, when
 # the filesystem of DIR has less than BYTES free (and, with a 4th argument,
 # fewer than that many free inodes). ZC_NO_SPACE_CHECK=1 skips the check.

@@ -19,6 +19,11 @@ lts=${1:-}
 load_conf "$lts"
 need_tools patch patch cp find sha256sum flock df
 stage_begin "$lts" patch
+mkdir -p "$OUT/patched"
+# One run per line at a time; under the lock, a work directory of this line
+# is what a killed run left (a half tree): it goes first.
+stage_lock "$OUT/.locks/patch-$lts.lock" "'make patch KERNEL=$lts'"
+clean_stale "$OUT/patched" ".$lts.*" "'make patch KERNEL=$lts'"
 src="$OUT/src/$SRC_LINE"
 dest="$OUT/patched/$lts"
 pdir="$PATCHES_DIR/$lts"
@@ -52,10 +57,6 @@ if [ -f "$dest/.zc-series" ] && [ "$(cat "$dest/.zc-series")" = "$record" ]; the
 fi
 
 mkdir -p "$OUT/patched"
-# One run per line at a time; under the lock, a work directory of this line
-# is what a killed run left (a half tree): it goes first.
-stage_lock "$OUT/.locks/patch-$lts.lock" "'make patch KERNEL=$lts'"
-clean_stale "$OUT/patched" ".$lts.*" "'make patch KERNEL=$lts'"
 # Hard links cost an inode each, and the patched files their size.
 zc_need_space "$OUT/patched" $((64 * 1024 * 1024)) "the patched tree of $lts" "$(find "$src" | wc -l)"
 work=$(mktemp -d "$OUT/patched/.$lts.XXXXXX")

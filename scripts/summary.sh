@@ -25,7 +25,13 @@ for lts in "$@"; do
 		case "$s" in source | patch) f="$OUT/status/$lts/$s" ;; *) f="$OUT/status/$k/$s" ;; esac
 		cell="-"
 		if [ -f "$f" ]; then
-			IFS=$'\t' read -r result secs detail <"$f"
+			# A record that is empty or cut (a full disk, an older version)
+			# is shown as unreadable, never a crash of the table.
+			result="" secs="" detail=""
+			IFS=$'\t' read -r result secs detail <"$f" || true
+			if [ -z "$result" ] || ! [[ $secs =~ ^[0-9]+$ ]]; then
+				result=unreadable secs=0 detail="empty or damaged record $f"
+			fi
 			cell="$result ${secs}s ${detail}"
 			[ "$result" = ok ] || rc=1
 			row=$(jq -c --arg s "$s" --arg r "$result" --argjson t "$secs" --arg d "$detail" \

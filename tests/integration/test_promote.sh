@@ -28,6 +28,13 @@ prom_setup() {
 
 promote() { run_rc rc "$TOP/scripts/promote.sh" "$@" >/dev/null; }
 
+# assert_no_leftovers: no work directory of a promote, and no gpg-agent of the
+# project key, once promote.sh has exited.
+assert_no_leftovers() {
+	assert_eq "" "$(find "$OUT" -maxdepth 1 -name '.promote.*')" "promote work directories left in $OUT"
+	assert_eq "" "$(pgrep -af "gpg-agent.*$OUT/keys/gnupg" || true)" "gpg-agent processes of the project key"
+}
+
 # repo_listing: what clients see under out/repo (every file through the
 # symlinks, with its sha256) and which tree is current.
 repo_listing() {
@@ -147,6 +154,7 @@ test_promote_testing_then_stable_same_bytes() {
 	promote testing
 	assert_eq 0 "$rc" "second promote to testing ($out)"
 	assert_eq 2 "$(find "$OUT/repo/.versions" -mindepth 1 -maxdepth 1 | wc -l)" "trees kept (current and previous)"
+	assert_no_leftovers
 }
 
 test_promote_same_version_other_content_is_an_error() {
@@ -164,6 +172,7 @@ test_promote_same_version_other_content_is_an_error() {
 	assert_eq 0 "$rc" "gate of the rebuilt package"
 	promote testing
 	assert_eq 1 "$rc" "promote of the same version with other content"
+	assert_no_leftovers
 	assert_contains "$out" "linux-image-$K99 9.9.9-1+zc1 (out/pkg/9.9-cloud/deb/$DEB99) is already published with different content"
 	assert_contains "$out" "Bump the package version"
 	assert_eq "$before" "$(repo_listing)" "the repository after the refused promote"
@@ -183,23 +192,22 @@ test_promote_killed_half_way_leaves_repo_unchanged() {
 	prom_setup
 	promote testing
 	assert_eq 0 "$rc" "promote testing ($out)"
-	local before log="$GFX/killed.log" pid kids trees
+	local before log="$GFX/killed.log" pid trees
 	before=$(repo_listing)
 	trees=$(find "$OUT/repo/.versions" -mindepth 1 -maxdepth 1 | wc -l)
-	ZC_PROMOTE_TEST_PAUSE=60 "$TOP/scripts/promote.sh" stable >"$log" 2>&1 &
+	ZC_PROMOTE_TEST_PAUSE=60 setsid "$TOP/scripts/promote.sh" stable >"$log" 2>&1 &
 	pid=$!
 	wait_for_line "$log" "test pause: staged" 60
-	kids=$(pgrep -P "$pid" || true)
-	kill -9 "$pid"
+	kill -9 -- "-$pid"
 	wait "$pid" 2>/dev/null || true
-	# shellcheck disable=SC2086 # a list of pids
-	[ -z "$kids" ] || kill $kids 2>/dev/null || true
 	assert_eq "$before" "$(repo_listing)" "the repository after a promote killed before its switch"
 	assert_eq $((trees + 1)) "$(find "$OUT/repo/.versions" -mindepth 1 -maxdepth 1 | wc -l)" "trees (the live ones and the killed one's)"
 	# The next promote cleans up after it and works (the lock died with it).
 	PROMOTE_LOCK_TIMEOUT=20 promote stable
 	assert_eq 0 "$rc" "promote after the killed one ($out)"
 	assert_contains "$out" "a killed promote"
+	assert_contains "$out" "left by a promote that did not finish"
+	assert_no_leftovers
 	[ "$before" != "$(repo_listing)" ] || fail "the second promote changed nothing"
 	[ -s "$OUT/repo/yum/stable/repodata/repomd.xml" ] || fail "yum/stable missing after the second promote"
 	assert_eq 2 "$(find "$OUT/repo/.versions" -mindepth 1 -maxdepth 1 | wc -l)" "trees after the next promote"
@@ -435,4 +443,146 @@ test_promote_dnf_installroot_installs_from_stable() {
 	[ "$rc" != 0 ] || fail "dnf accepted metadata with a bad signature: $out"
 	assert_contains "$out" "GPG" "dnf on a repomd.xml with a bad signature"
 	[ ! -e "$ir/boot/vmlinuz-$K98" ] || fail "installed from metadata with a bad signature"
+}
+
+# --- issue 13: kills at every point; issues 10/11: lab channel, stale kernels -----
+
+# kill_promote_at CHANNEL POINT|staging LOG: start a promote in a process group
+# of its own and kill -9 the whole group (children too: reprepro, gpg,
+# createrepo_c) at POINT (a test pause) or, for "staging", at a random moment
+# between the start of staging and the switch.
+kill_promote_at() {
+	local ch=$1 point=$2 log=$3 pid
+	if [ "$point" = staging ]; then
+		setsid "$TOP/scripts/promote.sh" "$ch" >"$log" 2>&1 &
+		pid=$!
+		wait_for_line "$log" "staging in" 60
+		sleep "0.$((RANDOM % 10))"
+	else
+		ZC_PROMOTE_TEST_PAUSE=60 ZC_PROMOTE_TEST_PAUSE_AT=$point setsid "$TOP/scripts/promote.sh" "$ch" >"$log" 2>&1 &
+		pid=$!
+		wait_for_line "$log" "test pause: $point" 60
+	fi
+	kill -9 -- "-$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	# Zombies whose parent died with the group wait for init to reap them: only
+	# live processes count.
+	assert_eq "" "$(ps -e -o pgid=,stat=,pid=,args= | awk -v g="$pid" '$1 == g && $2 !~ /^Z/')" "live processes of the killed promote"
+}
+
+test_promote_killed_at_the_first_switch_and_during_staging() {
+	prom_setup
+	local log="$GFX/k.log" i after
+	# The first promote ever, killed with its entry points made, just before
+	# the switch: nothing is published, nothing half.
+	kill_promote_at testing entries "$log"
+	[ ! -e "$OUT/repo/current" ] || fail "current exists after a first promote killed before its switch"
+	[ ! -e "$OUT/repo/apt/dists" ] || fail "apt is visible after a first promote killed before its switch"
+	# Killed just after the switch: every entry point is there at once.
+	kill_promote_at testing switched "$log"
+	for e in apt/dists/testing/InRelease yum/testing/repodata/repomd.xml zc-kernel-archive.gpg zc-kernel-archive.asc \
+		promotions.json zc-kernel-testing.sources zc-kernel-testing.repo; do
+		[ -s "$OUT/repo/$e" ] || fail "out/repo/$e missing after a first promote killed just after its switch"
+	done
+	gpgv --keyring "$OUT/repo/zc-kernel-archive.gpg" "$OUT/repo/apt/dists/testing/InRelease" 2>/dev/null ||
+		fail "InRelease does not verify after the killed switch"
+	after=$(repo_listing)
+	# Killed during staging, three times at random moments: no change.
+	for i in 1 2 3; do
+		kill_promote_at stable staging "$log"
+		assert_eq "$after" "$(repo_listing)" "the repository after a promote killed during staging (kill $i)"
+	done
+	[ -n "$(find "$OUT" -maxdepth 1 -name '.promote.*')" ] || fail "the kills left no work directory: the test proves nothing"
+	# The next promote removes what the killed ones left, and works.
+	promote stable
+	assert_eq 0 "$rc" "promote after the kills ($out)"
+	assert_contains "$out" "left by a promote that did not finish"
+	assert_no_leftovers
+	assert_eq 2 "$(find "$OUT/repo/.versions" -mindepth 1 -maxdepth 1 | wc -l)" "trees after the next promote"
+	[ -s "$OUT/repo/yum/stable/repodata/repomd.xml" ] || fail "yum/stable missing"
+}
+
+test_promote_test_profile_goes_to_lab_only() {
+	PROFILE=smoke
+	gfx_two_kernels
+	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 >/dev/null
+	assert_eq 0 "$rc" "gate of the smoke kernels ($out)"
+	local ch
+	for ch in testing stable; do
+		run_rc rc "$TOP/scripts/promote.sh" "$ch"
+		assert_eq 1 "$rc" "promote of a smoke kernel to $ch"
+		assert_contains "$out" "refusing to promote to $ch: these kernels are of a test profile"
+		assert_contains "$out" "9.9: profile smoke (CHANNELS=lab)"
+		assert_contains "$out" "make promote CHANNEL=lab"
+		[ ! -e "$OUT/repo/apt/dists" ] || fail "something was published to $ch"
+	done
+	assert_no_leftovers
+	promote lab
+	assert_eq 0 "$rc" "promote of the smoke kernels to lab ($out)"
+	grep -q "^Package: linux-image-9.9.9-1-zc1-smoke$" "$OUT/repo/apt/dists/lab/main/binary-amd64/Packages" ||
+		fail "apt lab does not carry the smoke kernel"
+	if grep -q 'linux-image' "$OUT/repo/apt/dists/testing/main/binary-amd64/Packages"; then fail "apt testing has packages"; fi
+	[ -s "$OUT/repo/yum/lab/repodata/repomd.xml" ] || fail "no yum/lab"
+	[ ! -e "$OUT/repo/yum/testing" ] || fail "yum/testing exists"
+	[ -s "$OUT/repo/zc-kernel-lab.sources" ] || fail "no zc-kernel-lab.sources"
+	jq -e '.[-1] | .channel == "lab" and .profile == "smoke"' "$OUT/repo/promotions.json" >/dev/null ||
+		fail "the lab record: $(jq -c '.[-1] | {channel, profile}' "$OUT/repo/promotions.json")"
+	# PROFILE must be the one the gate judged.
+	PROFILE=cloud run_rc rc "$TOP/scripts/promote.sh" testing
+	assert_eq 1 "$rc" "promote with another PROFILE than the gate's"
+	assert_contains "$out" "PROFILE=cloud, but out/gate.json judged profile smoke"
+}
+
+test_promote_stable_refuses_stale_kernel_unless_allowed() {
+	prom_setup
+	gfx_outdated behind
+	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 >/dev/null
+	assert_eq 0 "$rc" "gate of a stale kernel ($out)"
+	# testing: a warning only.
+	run_rc rc "$TOP/scripts/promote.sh" testing
+	assert_eq 0 "$rc" "promote of a stale kernel to testing ($out)"
+	assert_contains "$out" "warning: kernels not current"
+	assert_contains "$out" "9.9-cloud: pinned 9.9.9-1, its line serves 9.9.9-3 (2 newer): run make refresh KERNEL=9.9"
+	local before
+	before=$(repo_listing)
+	# stable: refused, saying what to refresh to.
+	run_rc rc "$TOP/scripts/promote.sh" stable
+	assert_eq 1 "$rc" "promote of a stale kernel to stable"
+	assert_contains "$out" "refusing to promote to stable: these kernels are behind their line's newest release"
+	assert_contains "$out" "its line serves 9.9.9-3 (2 newer): run make refresh KERNEL=9.9"
+	assert_not_contains "$out" "9.8-cloud" "the current 9.8 in the refusal"
+	assert_eq "$before" "$(repo_listing)" "the repository after the refused promote"
+	# ALLOW_STALE=1: promoted, and recorded.
+	ALLOW_STALE=1 run_rc rc "$TOP/scripts/promote.sh" stable
+	assert_eq 0 "$rc" "ALLOW_STALE=1 promote to stable ($out)"
+	assert_contains "$out" "ALLOW_STALE=1: promoting kernels that are not current"
+	jq -e '.[-1] | .channel == "stable" and .allow_stale == true
+		and (.not_current | length == 1 and .[0].kernel == "9.9-cloud" and .[0].newest == "9.9.9-3" and .[0].behind_by == 2)' \
+		"$OUT/repo/promotions.json" >/dev/null || fail "the override is not recorded: $(jq -c '.[-1] | {allow_stale, not_current}' "$OUT/repo/promotions.json")"
+	jq -e '.[0].allow_stale == false' "$OUT/repo/promotions.json" >/dev/null || fail "the testing record claims the override"
+	# A kernel whose state is unknown (archive unreachable) is no more current.
+	gfx_outdated error
+	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 >/dev/null
+	run_rc rc "$TOP/scripts/promote.sh" stable
+	assert_eq 1 "$rc" "promote to stable with the archive unreachable"
+	assert_contains "$out" "9.9-cloud: not known to be current"
+	assert_no_leftovers
+}
+
+test_promote_same_version_other_bytes_across_channels() {
+	prom_setup
+	promote lab
+	assert_eq 0 "$rc" "promote of the cloud kernels to lab ($out)"
+	# Rebuilt under the same version, tested and gated again: testing must
+	# refuse it, since lab already serves other bytes under that version.
+	gfx_rpm kernel-zc-cloud 9.9.9 1.zc1 "/boot/vmlinuz-$K99" "$OUT/pkg/9.9-cloud/rpm"
+	gfx_record_tested 9.9
+	run_rc rc "$TOP/scripts/gate.sh" 9.9 9.8 >/dev/null
+	assert_eq 0 "$rc" "gate of the rebuilt rpm ($out)"
+	local before
+	before=$(repo_listing)
+	promote testing
+	assert_eq 1 "$rc" "promote of other bytes under a published version"
+	assert_contains "$out" "kernel-zc-cloud-9.9.9-1.zc1.x86_64 (out/pkg/9.9-cloud/rpm/$RPM99) is already published in yum/lab with different content"
+	assert_eq "$before" "$(repo_listing)" "the repository after the refused promote"
 }

@@ -3,6 +3,8 @@
 
 setup_fake() {
 	W=$(mktemp -d)
+	# shellcheck disable=SC2064 # this very directory
+	trap "rm -rf '$W'" EXIT
 	fake_kernel_line "$W" 9.9
 	export OUT="$W/out" CACHE_DIR="$W/cache" PATCHES_DIR="$W/patches"
 	scripts/source.sh 9.9 2>/dev/null
@@ -123,6 +125,8 @@ test_patch_series_naming_missing_file() {
 
 test_patch_needs_source_first() {
 	W=$(mktemp -d)
+	# shellcheck disable=SC2064 # this very directory
+	trap "rm -rf '$W'" EXIT
 	fake_kernel_line "$W" 9.9
 	run_rc rc env OUT="$W/out" PATCHES_DIR="$W/patches" scripts/patch.sh 9.9
 	[ "$rc" != 0 ] || fail "accepted"
@@ -132,9 +136,12 @@ test_patch_needs_source_first() {
 test_verify_fix_wants_every_element() {
 	# The real 5.10 tcp.c with the real series applied one patch at a time:
 	# only the complete series is "present".
-	local tcp="out/src/5.10/net/ipv4/tcp.c" n p
-	[ -f "$tcp" ] || make -s source KERNEL=5.10 >/dev/null
+	local o=${OUT:-$TOP/out} n p
+	local tcp="$o/src/5.10/net/ipv4/tcp.c"
+	[ -f "$tcp" ] || make -s source KERNEL=5.10 OUT="$o" >/dev/null
 	W=$(mktemp -d)
+	# shellcheck disable=SC2064 # this very directory
+	trap "rm -rf '$W'" EXIT
 	mkdir -p "$W/net/ipv4"
 	cp "$tcp" "$W/net/ipv4/tcp.c"
 	n=0
