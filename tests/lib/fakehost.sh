@@ -80,3 +80,11 @@ fake_rollout() {
 	printf '%s\n' "$out" | tail -n 25
 }
 fake_host_json() { jq -c --arg h "$2" '.hosts[] | select(.host == $h)' "$1/results/summary.json"; }
+# fake_hostvars DIR HOST 'key: value'...: more variables for one host
+# (host_vars/HOST.yml next to the inventory).
+fake_hostvars() {
+	local dir=$1 h=$2
+	shift 2
+	mkdir -p "$dir/host_vars"
+	printf '%s\n' "$@" >>"$dir/host_vars/$h.yml"
+}

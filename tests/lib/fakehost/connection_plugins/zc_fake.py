@@ -13,7 +13,7 @@ DOCUMENTATION = """
     short_description: local execution for a fake zc-kernel host that can be unreachable
     description:
       - Runs commands locally, like the local connection, unless <ansible_host>/down
-        says the host is down; <ansible_host>/down-on makes it drop off at a given command.
+        says the host is down (also when it went down while the command ran).
     options:
       remote_addr:
         description: the fake host's root directory
@@ -52,26 +52,15 @@ class Connection(LocalConnection):
             raise AnsibleConnectionFailure("zc_fake: %s does not answer (down)" % self.get_option("remote_addr"))
         return super(Connection, self)._connect()
 
-    def _drop_on(self, cmd):
-        # <root>/down-on: "TEXT SECONDS": the first command containing TEXT
-        # finds the host gone for SECONDS (it drops off in the middle of a step)
-        root = self.get_option("remote_addr") or ""
-        f = os.path.join(root, "down-on")
-        try:
-            with open(f) as fh:
-                text, secs = fh.read().rsplit(None, 1)
-        except (OSError, ValueError):
-            return
-        if text in cmd:
-            os.unlink(f)
-            with open(os.path.join(root, "down"), "w") as fh:
-                fh.write("%f\n" % (time.time() + float(secs)))
-
     def exec_command(self, cmd, in_data=None, sudoable=True):
-        self._drop_on(cmd if isinstance(cmd, str) else repr(cmd))
         if self._down():
             raise AnsibleConnectionFailure("zc_fake: %s does not answer (down)" % self.get_option("remote_addr"))
-        return super(Connection, self).exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        ret = super(Connection, self).exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        # the host went down while the command ran (tests/lib/fakehost/bin/fake
+        # .drop-on-<command>): the connection broke, the answer is lost
+        if self._down():
+            raise AnsibleConnectionFailure("zc_fake: %s dropped the connection" % self.get_option("remote_addr"))
+        return ret
 
     def put_file(self, in_path, out_path):
         if self._down():
