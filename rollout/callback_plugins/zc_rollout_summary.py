@@ -76,6 +76,7 @@ class CallbackModule(CallbackBase):
         self.plan = _load(os.environ.get("ZC_ROLLOUT_PLAN", ""), {}) if os.environ.get("ZC_ROLLOUT_PLAN") else {}
         self.ledger_path = os.environ.get("ZC_ROLLOUT_LEDGER", "")
         self.ledgered = {}
+        self.wave_failure = None
 
     # --- events ---------------------------------------------------------------------------
     def v2_playbook_on_play_start(self, play):
@@ -111,6 +112,15 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_item_on_ok(self, result):
         self._collect(result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        # A wave-level step (bake, wave hook, approval: the play's post_tasks,
+        # outside any role) that fails halts the rollout after its wave.
+        if ignore_errors or result._task._role is not None or self.wave_failure:
+            return
+        self.wave_failure = "wave %d: %s: %s" % (self.waves, result._task.get_name(),
+                                                 " ".join(str(result._result.get("msg", "failed")).split())[:300])
+        self._write(force=True)
 
     def v2_runner_on_unreachable(self, result):
         # The rollout's own tasks ignore unreachable results and check them
@@ -220,7 +230,7 @@ class CallbackModule(CallbackBase):
             overall = "pass" if "quarantined" not in verdicts else "incomplete"
         elif not active and rows:
             overall = "pass" if all(v == "done earlier" for v in verdicts) else "incomplete"
-        elif "fail" in verdicts or "interrupted" in verdicts:
+        elif "fail" in verdicts or "interrupted" in verdicts or self.wave_failure:
             overall = "halted"
         else:
             overall = "incomplete"
@@ -228,6 +238,8 @@ class CallbackModule(CallbackBase):
         if failed:
             halt = "; ".join("%s failed (%s): %s" % (row["host"], row.get("failed_stage"), row["note"]) for row in failed)[:1000]
             halt += "; the hosts of later waves were not touched"
+        elif self.wave_failure:
+            halt = "%s; the hosts of later waves were not touched" % self.wave_failure
         elif "interrupted" in verdicts:
             halt = "the run was interrupted (ansible-playbook stopped) during wave %d" % self.waves
         elif "quarantined" in verdicts:

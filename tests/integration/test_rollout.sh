@@ -56,7 +56,7 @@ on() {
 
 # rollout [VAR=VALUE...]: scripts/rollout.sh on the lab, quiet, results in $RES.
 rollout() {
-	run_rc rc env ROLLOUT_QUIET=1 ROLLOUT_RESULTS="$RES" "$@" "$TOP/scripts/rollout.sh" >/dev/null
+	run_rc rc env ROLLOUT_QUIET=1 ROLLOUT_RESULTS="$RES" ROLLOUT_STATE="$LAB_DIR/state" "$@" "$TOP/scripts/rollout.sh" >/dev/null
 	echo "rollout $* exited $rc:"
 	if [ -f "$RES/ansible.log" ]; then
 		sed -n '/^zc-kernel rollout of /,$p' "$RES/ansible.log"
@@ -84,8 +84,12 @@ test_rollout_playbook_lints_clean() {
 	(cd rollout && PYTHONDONTWRITEBYTECODE=1 ANSIBLE_CONFIG=ansible.cfg ansible-playbook --syntax-check -i localhost, site.yml) >/dev/null ||
 		fail "ansible-playbook --syntax-check rollout/site.yml"
 	shellcheck -x -S warning scripts/lab-fleet.sh scripts/lab-down.sh scripts/rollout.sh \
-		rollout/roles/zc_switch/files/zc-kexec rollout/roles/zc_boot_default/files/zc-boot-default
-	python3 -c "import ast, sys; ast.parse(open(sys.argv[1]).read())" rollout/callback_plugins/zc_rollout_summary.py
+		rollout/roles/zc_switch/files/zc-kexec rollout/roles/zc_boot_default/files/zc-boot-default \
+		rollout/roles/zc_rollout/files/zc-state tests/lib/fakehost/bin/fake
+	local p
+	for p in rollout/callback_plugins/zc_rollout_summary.py tests/lib/fakehost/connection_plugins/zc_fake.py; do
+		python3 -c "import ast, sys; ast.parse(open(sys.argv[1]).read())" "$p"
+	done
 	command -v ansible-lint >/dev/null || skip "ansible-lint is not installed (apt-get install ansible-lint); syntax and shellcheck passed"
 	run_rc rc bash -c 'cd rollout && PYTHONDONTWRITEBYTECODE=1 ANSIBLE_CONFIG=ansible.cfg timeout 300 ansible-lint --offline --nocolor -q site.yml'
 	assert_eq 0 "$rc" "ansible-lint of rollout/ ($out)"
@@ -98,6 +102,8 @@ test_rollout_playbook_lints_clean() {
 test_rollout_refuses_without_a_lab_or_key() {
 	local d
 	d=$(mktemp -d)
+	# a fleet-profile release: what is refused here is the missing lab, key, URL
+	export KREL=9.9.9-1-zc1-cloud
 	run_rc rc env LAB_DIR="$d/lab" scripts/rollout.sh
 	assert_eq 1 "$rc" "rollout without a lab"
 	assert_contains "$out" "make lab-fleet N=3"
@@ -169,6 +175,9 @@ test_rollout_5_10_onto_lab_fleet() {
 	done
 	[ "${now:-}" != "$boot" ] || fail "lab1 did not come back from a reboot"
 	assert_eq "$ZC1" "$(on 1 uname -r)" "lab1 kernel after a reboot through the firmware"
+	# the APT source serves the project's packages only
+	on 1 grep -q '^Pin-Priority: -1' /etc/apt/preferences.d/zc-kernel.pref || fail "lab1 has no APT preferences for the source"
+	rm -rf "$repo"
 }
 
 # The control kernel (fails zc-smoke) in a test channel, onto a lab running

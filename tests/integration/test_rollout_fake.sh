@@ -271,7 +271,9 @@ test_rollout_fake_interrupted_run_resumes() {
 	done
 	[ -n "$ap" ] || { wait "$pid" || true; fail "never saw h2 install: $(tail -n 20 "$FD/first.log")"; }
 	kill -9 "$ap"
-	run_rc rc wait "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$FD/first.log"
 	assert_eq 1 "$rc" "the killed run's exit"
 	jq -e '.verdict == "halted" and (.halt_reason | test("interrupted"))' "$RES/summary.json" >/dev/null ||
 		fail "summary: $(jq -c '{verdict, halt_reason}' "$RES/summary.json")"
@@ -297,4 +299,30 @@ test_rollout_fake_interrupted_run_resumes() {
 		assert_eq "$NEWK" "$(fh_krel "$FD" "h$i")" "h$i kernel"
 		assert_eq "$NEWK" "$(fh_default "$FD" "h$i")" "h$i default"
 	done
+}
+
+# The operator's hooks, the bake time and the approval: the host hook runs
+# per host after zc-smoke, the wave hook after the bake; without an approval
+# the rollout halts before the next wave, which stays untouched.
+test_rollout_fake_hooks_bake_and_approval() {
+	fake_tools
+	fake_dir hooks
+	fake_fleet "$FD" 2 "$OLDK" "$NEWK" >/dev/null
+	fake_rollout "$FD" KREL=$NEWK ROLLOUT_WAVES="1 1" ROLLOUT_BAKE=2 \
+		ROLLOUT_HOST_HOOK="sh -c 'echo host \$ZC_HOST \$ZC_KREL >>$FD/hooks.log'" \
+		ROLLOUT_WAVE_HOOK="sh -c 'echo wave \$ZC_WAVE_HOSTS >>$FD/hooks.log'" \
+		ROLLOUT_APPROVE_AFTER=1 ROLLOUT_VARS='{"rollout_approval_timeout": 3}'
+	assert_eq 1 "$rc" "rollout exit without an approval"
+	assert_eq "host h1 $NEWK
+wave h1" "$(cat "$FD/hooks.log")" "the hooks' log"
+	need h1 '.verdict == "pass"'
+	need h2 '.verdict == "not touched"'
+	jq -e '.verdict == "halted" and (.halt_reason | test("approval"))' "$FD/results/summary.json" >/dev/null ||
+		fail "summary: $(jq -c '{verdict, halt_reason}' "$FD/results/summary.json")"
+	grep -q 'Bake the wave' "$FD/results/ansible.log" || fail "no bake"
+	# a failing host hook fails its host, which goes back
+	fake_rollout "$FD" KREL=$NEWK ROLLOUT_WAVES="1" ROLLOUT_HOST_HOOK="false"
+	assert_eq 1 "$rc" "rollout exit with a failing host hook"
+	need h2 '.verdict == "fail" and .failed_stage == "health" and .running_kernel == $o' --arg o "$OLDK"
+	assert_eq "$OLDK" "$(fh_default "$FD" h2)" "h2 default"
 }
