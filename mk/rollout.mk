@@ -29,12 +29,13 @@ lab-down:
 rollout:
 	$(Q)CHANNEL='$(ROLLOUT_CHANNEL)' $(SCRIPTS)/rollout.sh
 
-# The rollout's VM tests (tests/integration/test_rollout.sh): lab fleets of
-# up to 3 qemu VMs, one lab at a time, tens of minutes under TCG; too long
-# for `make check`, which skips them. Needs `make image KERNEL=5.10` and
-# `make image KERNEL=control`.
+# The rollout's long tests: the VM tests (tests/integration/test_rollout.sh,
+# lab fleets of up to 3 qemu VMs, one lab at a time, tens of minutes under
+# TCG; they need `make image KERNEL=5.10` and `make image KERNEL=control`)
+# and the longer fake-host tests (test_rollout_fake.sh, ~15 min). `make
+# check` skips them.
 check-lab:
-	$(Q)ZC_LAB_TESTS=1 TESTS='$(or $(TESTS),integration/test_rollout\.sh:)' $(CURDIR)/tests/run.sh
+	$(Q)ZC_LAB_TESTS=1 TESTS='$(or $(TESTS),integration/test_rollout(_fake)?[.]sh:)' $(CURDIR)/tests/run.sh
 
 help-rollout:
 	@echo 'Fleet rollout (Ansible: rollout/site.yml)'
@@ -52,4 +53,4 @@ help-rollout:
 	@echo '                       127.0.0.1:2222.. with out/lab/id_ed25519, the repository served over HTTP:'
 	@echo '                       out/lab/inventory.ini, the default INVENTORY of make rollout'
 	@echo '  lab-down             stop the lab fleet and remove its disks (idempotent)'
-	@echo '  check-lab            the rollout'"'"'s VM tests (3 qemu VMs at most, tens of minutes under TCG)'
+	@echo '  check-lab            the rollout'"'"'s long tests: VMs (3 at most, tens of minutes under TCG), fake hosts'

@@ -17,6 +17,12 @@ fake_tools() {
 	local t
 	for t in ansible-playbook ansible-inventory jq; do command -v "$t" >/dev/null || skip "$t is missing (make deps)"; done
 }
+# The longer ones (1-3 min each on 2 busy cores) run in `make check-lab`
+# with the VM tests; `make check` keeps the plan and defect 1.
+long_fake() {
+	[ "${ZC_LAB_TESTS:-0}" = 1 ] || skip "a longer rollout test: run it with make check-lab"
+	fake_tools
+}
 fake_dir() { FD=$(mktemp -d "/tmp/zc-fake-$1.XXXXXX"); trap 'rm -rf "$FD"' EXIT; }
 hj() { fake_host_json "$FD" "$1"; }
 need() { # need HOST JQ-FILTER [ARGS...]: the host's summary row satisfies the filter
@@ -130,7 +136,7 @@ test_rollout_fake_defect1_rerun_keeps_old_default() {
 # Defect 4 and the halt: a wave of two with one failing host halts, the
 # later wave is untouched, with ANSIBLE_STRATEGY=free in the environment.
 test_rollout_fake_failing_wave_halts_with_free_strategy() {
-	fake_tools
+	long_fake
 	fake_dir free
 	fake_fleet "$FD" 3 "$OLDK" "$NEWK" >/dev/null
 	touch "$FD/h2/.smoke-fail-$NEWK"
@@ -152,7 +158,7 @@ test_rollout_fake_failing_wave_halts_with_free_strategy() {
 # rolled back; a host that drops off while its default is set and never
 # returns is reported as needing a human.
 test_rollout_fake_unreachable_hosts() {
-	fake_tools
+	long_fake
 	fake_dir unreach
 	fake_fleet "$FD" 2 "$OLDK" "$NEWK" >/dev/null
 	echo 12 >"$FD/h1/.drop-on-zc-smoke"
@@ -171,7 +177,7 @@ test_rollout_fake_unreachable_hosts() {
 # unchanged default by itself (panic=N on the kexec command line only); one
 # that hangs comes back through the watchdog armed across the kexec.
 test_rollout_fake_trial_panic_and_hang_revert() {
-	fake_tools
+	long_fake
 	fake_dir panic
 	fake_fleet "$FD" 2 "$OLDK" "$NEWK" >/dev/null
 	fake_hostvars "$FD" h1 'zc_kexec_append: init=/bin/false'
@@ -200,7 +206,7 @@ test_rollout_fake_trial_panic_and_hang_revert() {
 # reboots into a one-shot entry; a host with kexec_load_disabled=1 takes the
 # reboot path; a host whose grubenv is on LVM is refused the reboot path.
 test_rollout_fake_lockdown_kexec_disabled_and_lvm() {
-	fake_tools
+	long_fake
 	fake_dir lock
 	fake_fleet "$FD" 3 "$OLDK" "$NEWK" >/dev/null
 	echo "none [integrity] confidentiality" >"$FD/h1/sys/kernel/security/lockdown"
@@ -229,7 +235,7 @@ test_rollout_fake_lockdown_kexec_disabled_and_lvm() {
 # one; a half-configured dpkg is recovered first; too little room on /boot
 # stops the host before anything is installed. The APT source is scoped.
 test_rollout_fake_install_safety() {
-	fake_tools
+	long_fake
 	fake_dir inst
 	fake_fleet "$FD" 3 "$OLDK" "$NEWK" >/dev/null
 	rm "$FD/h1/.has-initramfs-tools"
@@ -253,7 +259,7 @@ test_rollout_fake_install_safety() {
 # Resume: a controller killed mid-wave leaves a correct summary; the resume
 # command it prints finishes the fleet without re-rolling the done host.
 test_rollout_fake_interrupted_run_resumes() {
-	fake_tools
+	long_fake
 	fake_dir resume
 	fake_fleet "$FD" 3 "$OLDK" "$NEWK" >/dev/null
 	RES=$FD/results
@@ -305,7 +311,7 @@ test_rollout_fake_interrupted_run_resumes() {
 # per host after zc-smoke, the wave hook after the bake; without an approval
 # the rollout halts before the next wave, which stays untouched.
 test_rollout_fake_hooks_bake_and_approval() {
-	fake_tools
+	long_fake
 	fake_dir hooks
 	fake_fleet "$FD" 2 "$OLDK" "$NEWK" >/dev/null
 	fake_rollout "$FD" KREL=$NEWK ROLLOUT_WAVES="1 1" ROLLOUT_BAKE=2 \
