@@ -323,9 +323,10 @@ done
 if [ "$lab" = 1 ] && [ "$LAB_DIR" != "$OUT/lab" ]; then resume+=" LAB_DIR=$(printf '%q' "$LAB_DIR")"; fi
 jq -n --arg run "$run_id" --arg krel "$krel" --arg ch "$channel" --arg inv "$inventory" --arg ledger "$ledger" \
 	--argjson waves "$waves_json" --argjson skipped "$skipped_json" --arg resume "$resume" --argjson forced "$forced" \
-	--argjson approve "$approve_json" --args \
+	--argjson approve "$approve_json" --argjson become "$([ "${ROLLOUT_BECOME:-0}" = 1 ] && echo true || echo false)" --args \
 	'{run_id: $run, krel: $krel, channel: $ch, inventory: $inv, ledger: $ledger, waves: $waves,
-	  hosts_left: $ARGS.positional, skipped: $skipped, resume: $resume, forced: $forced, approve_after: $approve}' \
+	  hosts_left: $ARGS.positional, skipped: $skipped, resume: $resume, forced: $forced, approve_after: $approve,
+	  become: $become}' \
 	"${ordered[@]}" >"$res/plan.json"
 if [ -z "${ROLLOUT_RESULTS:-}" ]; then
 	ln -sfn "runs/$run_id" "$OUT/rollout/latest"

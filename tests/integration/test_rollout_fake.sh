@@ -205,6 +205,7 @@ test_rollout_fake_trial_panic_and_hang_revert() {
 # refused never tries the legacy kexec_load (even with zc_kexec_legacy) and
 # reboots into a one-shot entry; a host with kexec_load_disabled=1 takes the
 # reboot path; a host whose grubenv is on LVM is refused the reboot path.
+# All of it through become (ROLLOUT_BECOME=1).
 test_rollout_fake_lockdown_kexec_disabled_and_lvm() {
 	long_fake
 	fake_dir lock
@@ -214,14 +215,17 @@ test_rollout_fake_lockdown_kexec_disabled_and_lvm() {
 	echo 1 >"$FD/h2/proc/sys/kernel/kexec_load_disabled"
 	echo 1 >"$FD/h3/proc/sys/kernel/kexec_load_disabled"
 	touch "$FD/h3/.boot-on-lvm"
-	fake_rollout "$FD" KREL=$NEWK ROLLOUT_WAVES=3 ROLLOUT_VARS='{"zc_kexec_legacy": true}'
+	# and through become (su: root needs no password; sudo is not installed here)
+	local h
+	for h in h1 h2 h3; do fake_hostvars "$FD" "$h" 'ansible_become_method: su'; done
+	fake_rollout "$FD" KREL=$NEWK ROLLOUT_WAVES=3 ROLLOUT_VARS='{"zc_kexec_legacy": true}' ROLLOUT_BECOME=1
 	assert_eq 1 "$rc" "rollout exit"
 	need h1 '.verdict == "pass" and .lockdown == "integrity" and (.switch_method | test("^reboot .*locked down"))'
 	need h2 '.verdict == "pass" and (.switch_method | test("kexec_load_disabled=1"))'
 	need h3 '.verdict == "fail" and (.note | test("LVM or MD"))'
 	assert_not_contains "$(cat "$FD/h1/calls.log")" "kexec -c" "h1's calls (lockdown)"
 	grep -q '^grub-reboot ' "$FD/h1/calls.log" || fail "h1 used no one-shot entry"
-	local h
+	jq -e '.become == true' "$FD/results/plan.json" >/dev/null || fail "the run did not use become"
 	for h in h1 h2; do
 		assert_eq "$NEWK" "$(fh_krel "$FD" "$h")" "$h kernel"
 		assert_eq "$NEWK" "$(fh_default "$FD" "$h")" "$h default"
