@@ -6,7 +6,9 @@
 # "control": the unpatched 5.10.223-zc0, so the rollout target 5.10.223-zc1
 # is another kernel) through OVMF, on a qcow2 overlay of one private copy of
 # the image (the image in out/images may be rebuilt meanwhile), with its own
-# OVMF_VARS, virtio-rng, -smp 1, and ssh forwarded from 127.0.0.1:<port> only.
+# OVMF_VARS, virtio-rng, an i6300esb watchdog (qemu resets the VM when it
+# fires: the rollout arms it across a trial kexec where the kernel has its
+# driver), -smp 1, and ssh forwarded from 127.0.0.1:<port> only.
 # Root's ssh key (generated once: $LAB_DIR/id_ed25519) goes in through the
 # kernel command line (zc.authorized_keys=, see images/mkosi.extra/). The
 # project's repositories ($LAB_REPO_DIR, default $OUT/repo) are served over
@@ -133,6 +135,7 @@ for ((i = 1; i <= n; i++)); do
 		-drive "if=none,id=disk0,format=qcow2,file=$d/disk.qcow2" \
 		-device virtio-blk-pci,drive=disk0,bootindex=0 \
 		-device virtio-rng-pci \
+		-device i6300esb \
 		-netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:22" \
 		-device virtio-net-pci,netdev=net0,romfile= \
 		-smbios "type=11,value=io.systemd.stub.kernel-cmdline-extra=zc.authorized_keys=$keys_b64" \
