@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * zc_common.h - code shared by zc-smoke (tests/smoke/zc_smoke.c) and
  * zc-rpc-bench (tests/bench/zc_rpc_bench.c): the TCP_ZEROCOPY_RECEIVE
