@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # quick-smoke.sh LTS TREE: boot the `quick` kernel of LTS built from TREE
-# (patched or pristine) in qemu with a busybox initramfs that runs zc-smoke,
+# (patched or pristine) in qemu with a busybox initramfs that runs zc-smoke
+# and then zc-stress for QUICK_STRESS seconds (default 60; 0 leaves it out),
 # and turn the console into results under $OUT/results/quick/<lts>-<tree>/.
 # This is the cheap early proof (seconds under TCG); the packaged kernel in a
 # real distro image is `make smoke`. Exit code: the verdict's (scripts/verdict.sh).
@@ -11,9 +12,12 @@ set -euo pipefail
 lts=${1:-} tree=${2:-patched}
 load_conf "$lts"
 case "$tree" in patched | pristine) ;; *) die "TREE must be patched or pristine, not '$tree'" ;; esac
-timeout_s=${QUICK_TIMEOUT:-120}
-smoke_bin="$OUT/bin/zc-smoke"
+stress_s=${QUICK_STRESS:-60}
+[[ $stress_s =~ ^[0-9]+$ ]] || die "QUICK_STRESS must be a number of seconds, not '$stress_s'"
+timeout_s=${QUICK_TIMEOUT:-$((120 + 2 * stress_s))}
+smoke_bin="$OUT/bin/zc-smoke" stress_bin="$OUT/bin/zc-stress"
 [ -x "$smoke_bin" ] || die "$smoke_bin is missing: run 'make c-bins'"
+[ -x "$stress_bin" ] || die "$stress_bin is missing: run 'make c-bins'"
 
 "$TOP/scripts/quick-kernel.sh" "$lts"
 image="$OUT/build/quick/$lts/bzImage-$tree"
@@ -26,13 +30,15 @@ fi
 # markers and reboots (qemu -no-reboot turns that into an exit).
 initrd="$OUT/build/quick/initramfs.cpio.gz"
 stage="$OUT/build/quick/initramfs"
-if [ ! -f "$initrd" ] || [ "$smoke_bin" -nt "$initrd" ] || [ "$0" -nt "$initrd" ]; then
+if [ ! -f "$initrd" ] || [ "$smoke_bin" -nt "$initrd" ] || [ "$stress_bin" -nt "$initrd" ] ||
+	[ "$0" -nt "$initrd" ]; then
 	rm -rf "$stage"
 	mkdir -p "$stage"/{bin,dev,proc,sys,tmp}
 	cp /bin/busybox "$stage/bin/busybox"
 	file -L "$stage/bin/busybox" 2>/dev/null | grep -q 'statically linked' ||
 		die "/bin/busybox is not static: install busybox-static (make deps)"
 	cp "$smoke_bin" "$stage/bin/zc-smoke"
+	cp "$stress_bin" "$stage/bin/zc-stress"
 	cat >"$stage/init" <<-'EOT'
 		#!/bin/busybox sh
 		/bin/busybox --install -s /bin
@@ -47,6 +53,15 @@ if [ ! -f "$initrd" ] || [ "$smoke_bin" -nt "$initrd" ] || [ "$0" -nt "$initrd" 
 		echo "@@ZC-JSON-BEGIN smoke@@"
 		cat /tmp/smoke.json
 		echo "@@ZC-JSON-END smoke@@"
+		s=$(sed -n 's/.*zc_stress=\([0-9]*\).*/\1/p' /proc/cmdline)
+		if [ "${s:-0}" -gt 0 ]; then
+			echo "@@ZC-STRESS-BEGIN@@"
+			/bin/zc-stress --duration "$s" --json /tmp/stress.json
+			echo "@@ZC-STRESS-EXIT $?@@"
+			echo "@@ZC-JSON-BEGIN stress@@"
+			cat /tmp/stress.json
+			echo "@@ZC-JSON-END stress@@"
+		fi
 		echo "@@ZC-SMOKE-END@@"
 		reboot -f
 	EOT
@@ -58,13 +73,13 @@ fi
 accel=$("$TOP/scripts/qemu-accel.sh" "$image")
 res="$OUT/results/quick/$lts-$tree"
 mkdir -p "$res"
-log quick "$lts" "booting the $tree kernel ($accel, timeout ${timeout_s}s)"
+log quick "$lts" "booting the $tree kernel ($accel, zc-stress ${stress_s}s, timeout ${timeout_s}s)"
 t0=$(date +%s.%N)
 qrc=0
 timeout "$timeout_s" qemu-system-x86_64 -accel "$accel" -m 512 -smp 1 -nodefaults \
 	-display none -no-reboot -serial "file:$res/console.log" \
 	-kernel "$image" -initrd "$initrd" \
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=4" </dev/null >"$res/qemu.log" 2>&1 || qrc=$?
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=4 zc_stress=$stress_s" </dev/null >"$res/qemu.log" 2>&1 || qrc=$?
 secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")
 vrc=0
 line=$("$TOP/scripts/verdict.sh" "$res/console.log" "$res" "$lts-$tree" "$qrc" "$secs") || vrc=$?

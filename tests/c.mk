@@ -50,6 +50,9 @@ $(eval $(call c_prog_rule,zc-smoke,smoke/zc_smoke.c))
 $(eval $(call c_prog_rule,zc-rpc-bench,bench/zc_rpc_bench.c))
 $(eval $(call c_prog_rule,zc-stress,stress/zc_stress.c))
 
+# The top Makefile's c-bins (what tests and quick-smoke need) includes zc-stress.
+c-bins: $(C_OUT)/zc-stress
+
 c-check: $(C_OUT)/zc-smoke
 	$(C_OUT)/zc-smoke
 

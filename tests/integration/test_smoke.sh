@@ -2,29 +2,110 @@
 # zc-smoke and zc-rpc-bench: on this machine's kernel, and on pristine versus
 # patched 5.10 booted in qemu with a busybox initramfs.
 
+# The checks that rest on the fix: each must fail on a kernel without it.
+ZC_FAST_PATH_CHECKS="inq_zero_v4 inq_zero_v6 copybuf_1_v4 copybuf_300_v4 copybuf_300_v6 copybuf_4095_v4
+copybuf_6000_v4 copybuf_two_sends_v4 copybuf_exact_v4 copybuf_exact_v6 copybuf_short_v4 copybuf_short_v6
+copybuf_oob_hint_v4 copybuf_oob_hint_v6 copybuf_negative_v4 copybuf_efault_v4 skip_hint_1_v4 skip_hint_300_v4
+skip_hint_4095_v6 skip_hint_page_minus_1_v4 skip_hint_page_minus_1_v6 rst_err_v4 fin_data_copybuf_v4 fin_eio
+abi_optlen_16_v4 abi_optlen_20_v4 abi_optlen_24_v4 abi_optlen_36_v4 abi_optlen_40_v4"
+# Regression checks: upstream semantics that hold with and without the fix.
+ZC_REGRESSION_CHECKS="struct_copybuf_fields page_einval_v4 page_plus_1_einval_v4 misaligned_address
+misaligned_inq_zero_v4 misaligned_copybuf_v4 listen_enotconn mmap_zerocopy"
+
 test_zc_smoke_passes_on_host() {
 	make -s smoke-host >/dev/null
-	jq -e '.summary.fail == 0 and .summary.pass > 20' out/results/host/smoke.json >/dev/null ||
-		fail "host smoke JSON: $(jq -c .summary out/results/host/smoke.json)"
-	jq -e '.kernel | length > 0' out/results/host/smoke.json >/dev/null || fail "no kernel in JSON"
-	jq -e '[.checks[] | select(.name | test("^(inq_zero|copybuf|skip_hint)"))] | length == 18' \
-		out/results/host/smoke.json >/dev/null || fail "the three fast paths are not all checked"
+	local j=out/results/host/smoke.json n
+	n=$(out/bin/zc-smoke --list | wc -l)
+	jq -e --argjson n "$n" '.summary.fail == 0 and .summary.pass + .summary.skip == $n and .summary.pass >= $n - 20' "$j" >/dev/null ||
+		fail "host smoke JSON: $(jq -c .summary "$j") for $n checks"
+	jq -e '.kernel | length > 0' "$j" >/dev/null || fail "no kernel in JSON"
+	local c
+	for c in $ZC_FAST_PATH_CHECKS $ZC_REGRESSION_CHECKS; do
+		jq -e --arg c "$c" '[.checks[] | select(.name == $c)] | length == 1' "$j" >/dev/null ||
+			fail "check $c is not in the host run"
+	done
+	jq -e '[.checks[] | select(.name | test("^copybuf_oob_hint_v[46]$")) | .recv_skip_hint > 0] | all' "$j" >/dev/null ||
+		fail "copybuf_oob_hint: no skip hint after the copy"
 }
 
 test_zc_smoke_cli() {
-	local b=out/bin/zc-smoke
+	local b=out/bin/zc-smoke d
+	d=$(mktemp -d)
 	run_rc rc "$b" --list
 	assert_eq 0 "$rc" "--list exit"
 	assert_contains "$out" "inq_zero_v4"
 	assert_contains "$out" "mmap_zerocopy"
+	assert_contains "$out" "copybuf_oob_hint_v4"
 	run_rc rc "$b" --only inq_zero_v4,skip_hint_300_v6 --quiet
 	assert_eq 0 "$rc" "--only exit"
 	assert_contains "$out" "1..2"
 	run_rc rc "$b" --only no_such_check
 	assert_eq 2 "$rc" "unknown --only name"
 	assert_contains "$out" "no_such_check"
+	run_rc rc "$b" --only ,
+	assert_eq 2 "$rc" "--only , selects nothing"
+	assert_contains "$out" "names no check"
+	run_rc rc "$b" --timeout 0
+	assert_eq 2 "$rc" "--timeout 0"
 	run_rc rc "$b" --bogus
 	assert_eq 2 "$rc" "bad option"
+	# The JSON file is created first: a bad path fails before any check runs.
+	run_rc rc "$b" --json "$d/no/such/dir/x.json"
+	assert_eq 2 "$rc" "unwritable --json"
+	assert_not_contains "$out" "ok 1"
+	head -c 40 tests/smoke/zc_smoke.c | grep -q '^// SPDX-License-Identifier: GPL-2.0' || fail "no SPDX line"
+	rm -rf "$d"
+}
+
+# As a user without CAP_IPC_LOCK under a 64 KiB RLIMIT_MEMLOCK, MSG_ZEROCOPY
+# sends are sized to the limit; below a page the check skips with the reason.
+test_zc_smoke_mmap_zerocopy_under_memlock() {
+	local b d
+	d=$(mktemp -d)
+	b="$d/zc-smoke"
+	cp out/bin/zc-smoke "$b"
+	chmod 755 "$d" "$b"
+	run_rc rc prlimit --memlock=65536 setpriv --reuid=65534 --regid=65534 --clear-groups "$b" --only mmap_zerocopy
+	assert_eq 0 "$rc" "mmap_zerocopy as nobody, RLIMIT_MEMLOCK 64 KiB: $out"
+	run_rc rc prlimit --memlock=4096 setpriv --reuid=65534 --regid=65534 --clear-groups "$b" --only mmap_zerocopy
+	assert_eq 4 "$rc" "mmap_zerocopy as nobody, RLIMIT_MEMLOCK 4 KiB"
+	assert_contains "$out" "SKIP RLIMIT_MEMLOCK"
+	rm -rf "$d"
+}
+
+# A check that hangs loses that check only: SIGSTOP its child, the parent
+# kills it at the check's time limit and runs the next one.
+test_zc_smoke_check_timeout() {
+	local d pid c _
+	d=$(mktemp -d)
+	out/bin/zc-smoke --timeout 2 --only mmap_zerocopy,inq_zero_v4 >"$d/tap" &
+	pid=$!
+	for _ in $(seq 1 500); do
+		c=$(pgrep -P "$pid" | head -n1 || true)
+		if [ -n "$c" ]; then kill -STOP "$c" && break; fi
+		sleep 0.002
+	done
+	rc=0
+	wait "$pid" || rc=$?
+	[ -n "$c" ] || fail "no child process of zc-smoke seen: $(cat "$d/tap")"
+	assert_eq 1 "$rc" "exit code with a hung check"
+	assert_contains "$(cat "$d/tap")" "timeout: the check did not finish in 2 s"
+	grep -q '^ok 2 inq_zero_v4$' "$d/tap" || fail "the check after the hung one did not run: $(cat "$d/tap")"
+	rm -rf "$d"
+}
+
+test_zc_stress_short_run_on_host() {
+	local j
+	j=$(mktemp)
+	run_rc rc out/bin/zc-stress --duration 5 --pairs 2 --seed 42 --json "$j"
+	assert_eq 0 "$rc" "zc-stress exit: $out"
+	assert_contains "$out" "seed 42"
+	jq -e '.seed == 42 and .total.errors == 0 and .total.bytes_verified > 0 and
+		([.total.calls[] | . > 0] | all) and .exit == 0' "$j" >/dev/null ||
+		fail "zc-stress JSON: $(jq -c .total "$j")"
+	run_rc rc out/bin/zc-stress --duration 0
+	assert_eq 2 "$rc" "--duration 0"
+	rm -f "$j"
 }
 
 test_bench_hybrid_saves_one_syscall_per_rpc() {
@@ -39,23 +120,32 @@ test_bench_hybrid_saves_one_syscall_per_rpc() {
 }
 
 test_quick_smoke_patched_5_10_passes() {
+	local ver
+	ver=$(. patches/5.10/source.conf && echo "${VERSION%-*}")
 	run_rc rc scripts/quick-smoke.sh 5.10 patched
 	assert_eq 0 "$rc" "verdict code of patched 5.10"
 	jq -e '.verdict == "pass"' out/results/quick/5.10-patched/verdict.json >/dev/null
 	jq -e '.summary.fail == 0' out/results/quick/5.10-patched/smoke.json >/dev/null
-	assert_contains "$(cat out/results/quick/5.10-patched/console.log)" "@@ZC-KERNEL 5.10.223"
+	jq -e '.total.errors == 0 and .total.bytes_verified > 0' out/results/quick/5.10-patched/stress.json >/dev/null ||
+		fail "zc-stress in the patched quick kernel"
+	assert_contains "$(cat out/results/quick/5.10-patched/console.log)" "@@ZC-KERNEL $ver"
 }
 
 test_quick_smoke_pristine_5_10_fails_the_fast_paths() {
 	run_rc rc scripts/quick-smoke.sh 5.10 pristine
 	assert_eq 1 "$rc" "verdict code of pristine 5.10 (fail)"
 	local tap=out/results/quick/5.10-pristine/smoke.tap c
-	for c in inq_zero_v4 inq_zero_v6 copybuf_300_v4 copybuf_two_sends_v4 skip_hint_300_v4 skip_hint_4095_v6; do
+	for c in $ZC_FAST_PATH_CHECKS; do
 		grep -q "^not ok [0-9]* $c\$" "$tap" || fail "$c is not 'not ok' on pristine 5.10"
 	done
-	# The normal zerocopy path works on both: only the fast paths tell them apart.
-	grep -q '^ok [0-9]* mmap_zerocopy$' "$tap" || fail "mmap_zerocopy should pass on pristine 5.10"
+	# The regression checks and the normal zerocopy path hold on both.
+	for c in $ZC_REGRESSION_CHECKS; do
+		grep -q "^ok [0-9]* $c\$" "$tap" || fail "$c should pass on pristine 5.10"
+	done
 	jq -e '.verdict == "fail" and (.failing_checks | index("inq_zero_v4"))' out/results/quick/5.10-pristine/verdict.json >/dev/null
+	# Data integrity does not depend on the fix.
+	jq -e '.total.errors == 0 and .total.bytes_verified > 0' out/results/quick/5.10-pristine/stress.json >/dev/null ||
+		fail "zc-stress in the pristine quick kernel"
 }
 
 test_verdict_tells_panic_timeout_and_no_result_apart() {
