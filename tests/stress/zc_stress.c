@@ -391,6 +391,7 @@ static bool send_chunks(struct sender *s, const uint8_t *buf, size_t len)
 		uint8_t *zbuf = NULL;
 		size_t zlen = 0;
 		ssize_t n;
+		int e;
 
 		if (r < 3) {
 			flags |= MSG_OOB;	/* last byte urgent, inline */
@@ -415,14 +416,15 @@ static bool send_chunks(struct sender *s, const uint8_t *buf, size_t len)
 		} else if (zbuf && n > 0) {
 			s->p->st.sent_zc++;
 		}
+		e = errno;	/* before munmap() and recvmsg() change it */
 		if (zbuf)
 			munmap(zbuf, zlen);
 		if (s->use_zc)
 			drain_errqueue(s->fd);
 		if (n < 0) {
-			if (errno == EINTR || (errno == EAGAIN && !time_up()))
+			if (e == EINTR || (e == EAGAIN && !time_up()))
 				continue;
-			s->err = errno;
+			s->err = e;
 			return false;
 		}
 		buf += n;
@@ -844,8 +846,13 @@ static bool run_session(struct pair *p, uint32_t session, uint8_t *buf)
 			break;
 		}
 	}
+	/* The mapping holds a reference to the socket: unmap it first, so
+	 * that close() really closes and an aborted session resets the
+	 * sender instead of leaving it blocked in send(). */
 	pthread_mutex_lock(&p->lock);
 	atomic_store(&p->session_live, false);
+	munmap(p->map, MAP_LEN);
+	p->map = MAP_FAILED;
 	pthread_mutex_unlock(&p->lock);
 	if (aborted)
 		p->st.aborted++;
@@ -875,7 +882,7 @@ out_unmap:
 	atomic_store(&p->session_live, false);
 	if (p->map != MAP_FAILED)
 		munmap(p->map, MAP_LEN);
-	p->map = NULL;
+	p->map = MAP_FAILED;
 	pthread_mutex_unlock(&p->lock);
 	if (p->fd >= 0)
 		close(p->fd);
