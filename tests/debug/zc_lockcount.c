@@ -65,8 +65,8 @@ static const char *const lock_fns[] = {
 	"down_read", "down_read_killable", "down_read_interruptible",
 	"down_read_trylock", "__mmap_lock_do_trace_start_locking",
 };
-#define NR_LOOKUP (sizeof(lookup_fns) / sizeof(lookup_fns[0]))
-#define NR_LOCK (sizeof(lock_fns) / sizeof(lock_fns[0]))
+#define NR_LOOKUP ARRAY_SIZE(lookup_fns)
+#define NR_LOCK ARRAY_SIZE(lock_fns)
 #define NR_FNS (NR_LOOKUP + NR_LOCK)
 
 static const char *fn_name(size_t i)
@@ -186,8 +186,10 @@ static int setup_tracer(char *why, size_t wl)
 		snprintf(why, wl, "the function tracer is not in this kernel (CONFIG_FUNCTION_TRACER)");
 		return KSFT_SKIP;
 	}
-	/* Each function the kernel can trace: set_ftrace_filter refuses the
-	 * others (available_filter_functions may not be readable). */
+	/*
+	 * Each function the kernel can trace: set_ftrace_filter refuses the
+	 * others (available_filter_functions may not be readable).
+	 */
 	if (tfs_write("tracing_on", "0", false) ||
 	    tfs_write("current_tracer", "nop", false) ||
 	    tfs_write("set_ftrace_filter", "", false)) {

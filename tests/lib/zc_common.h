@@ -35,6 +35,14 @@
 
 #define IO_TIMEOUT_MS 5000	/* bound for every wait on a socket */
 
+/* As in tools/testing/selftests/kselftest.h and the kernel. */
+#ifndef __printf
+#define __printf(a, b) __attribute__((format(printf, a, b)))
+#endif
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(arr) (sizeof(arr) / sizeof((arr)[0]))
+#endif
+
 /* ------------------------------------------------------------------ */
 /* struct tcp_zerocopy_receive                                         */
 

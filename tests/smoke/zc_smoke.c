@@ -70,8 +70,10 @@
 #define MMAP_REGION_LEN (512UL * 1024)
 #define MMAP_PAYLOAD_LEN (256UL * 1024)
 #define MMAP_SEND_CHUNK (64UL * 1024)
-/* 4096 bytes of payload per segment once the 12 byte timestamp option is
- * subtracted, as tools/testing/selftests/net/tcp_mmap.c does. */
+/*
+ * 4096 bytes of payload per segment once the 12 byte timestamp option is
+ * subtracted, as tools/testing/selftests/net/tcp_mmap.c does.
+ */
 #define MMAP_MSS (4096 + 12)
 
 enum verdict { VERDICT_PASS, VERDICT_FAIL, VERDICT_SKIP };
@@ -136,14 +138,14 @@ static const char *errno_name(int e)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(errno_names); i++)
 		if (errno_names[i].value == e)
 			return errno_names[i].name;
 	return "E?";
 }
 
 static void appendf(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	__printf(3, 4);
 
 static void appendf(char *buf, size_t len, const char *fmt, ...)
 {
@@ -158,7 +160,7 @@ static void appendf(char *buf, size_t len, const char *fmt, ...)
 }
 
 static void set_expected(struct result *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	__printf(2, 3);
 
 static void set_expected(struct result *r, const char *fmt, ...)
 {
@@ -170,7 +172,7 @@ static void set_expected(struct result *r, const char *fmt, ...)
 }
 
 static void fail(struct result *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	__printf(2, 3);
 
 static void fail(struct result *r, const char *fmt, ...)
 {
@@ -183,7 +185,7 @@ static void fail(struct result *r, const char *fmt, ...)
 }
 
 static void skip(struct result *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	__printf(2, 3);
 
 static void skip(struct result *r, const char *fmt, ...)
 {
@@ -222,7 +224,7 @@ static void describe_call(const struct result *r, char *buf, size_t len)
 
 /* Fail with the recorded call as the observation plus optional detail. */
 static void fail_call(struct result *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	__printf(2, 3);
 
 static void fail_call(struct result *r, const char *fmt, ...)
 {
@@ -239,8 +241,10 @@ static void fail_call(struct result *r, const char *fmt, ...)
 	}
 }
 
-/* getsockopt(TCP_ZEROCOPY_RECEIVE) with the full 64 byte struct; the
- * outcome is recorded in r.  Returns the getsockopt return value. */
+/*
+ * getsockopt(TCP_ZEROCOPY_RECEIVE) with the full 64 byte struct; the
+ * outcome is recorded in r.  Returns the getsockopt return value.
+ */
 static int zc_receive(int fd, struct zc_rx *zc, struct result *r)
 {
 	socklen_t optlen;
@@ -367,6 +371,8 @@ static int wait_for_acked(int fd, int timeout_ms)
 
 static socklen_t loopback_addr(int family, struct sockaddr_storage *ss)
 {
+	struct sockaddr_in *sin;
+
 	memset(ss, 0, sizeof(*ss));
 	if (family == AF_INET6) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -374,13 +380,11 @@ static socklen_t loopback_addr(int family, struct sockaddr_storage *ss)
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_addr = in6addr_loopback;
 		return sizeof(*sin6);
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		return sizeof(*sin);
 	}
+	sin = (struct sockaddr_in *)ss;
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sizeof(*sin);
 }
 
 /* A listening socket on the loopback address of @family, ephemeral port. */
@@ -521,8 +525,10 @@ static bool check_setup(const struct ctx *ctx, int family,
 	return true;
 }
 
-/* Send @len pattern bytes and wait until all of them are queued at the
- * receiver.  On failure r is filled in and false returned. */
+/*
+ * Send @len pattern bytes and wait until all of them are queued at the
+ * receiver.  On failure r is filled in and false returned.
+ */
 static bool send_and_wait(const struct tcp_pair *p, const uint8_t *buf,
 			  size_t len, size_t queued_before, struct result *r)
 {
@@ -668,8 +674,10 @@ static void copybuf_common(const struct ctx *ctx, int family,
 		copybuf[i] = (uint8_t)~pattern_byte(seed, i);
 
 	for (i = 0; i < nwrites; i++) {
-		/* Wait for each write before the next so the segments are
-		 * transmitted separately (TCP_NODELAY). */
+		/*
+		 * Wait for each write before the next so the segments are
+		 * transmitted separately (TCP_NODELAY).
+		 */
 		if (!send_and_wait(&p, sent + off, writes[i], off, r))
 			goto out;
 		off += writes[i];
@@ -1253,8 +1261,10 @@ static void check_copybuf_oob_hint(const struct ctx *ctx, const struct check *c,
 
 	if (!setup_queued(ctx, c->family, 100, seed, &p, &sent, r))
 		goto out;
-	/* With urgent data pending SIOCINQ stops at the mark (tcp_inq()),
-	 * so wait until the sender has everything acknowledged instead. */
+	/*
+	 * With urgent data pending SIOCINQ stops at the mark (tcp_inq()),
+	 * so wait until the sender has everything acknowledged instead.
+	 */
 	fill_pattern(buf, 100, seed, 101);
 	if (send(p.client, "!", 1, MSG_OOB | MSG_NOSIGNAL) != 1 ||
 	    send_all(p.client, buf, 100)) {
@@ -1631,8 +1641,10 @@ static void check_mmap_zerocopy(const struct ctx *ctx, const struct check *c,
 		struct zc_rx zc;
 		int inq;
 
-		/* Let a few pages accumulate so that there is something to
-		 * map; fewer is fine once the wait times out. */
+		/*
+		 * Let a few pages accumulate so that there is something to
+		 * map; fewer is fine once the wait times out.
+		 */
 		inq = wait_for_inq(p.server, (int)want, IO_TIMEOUT_MS / 5);
 		if (inq <= 0 || now_ms() > deadline) {
 			fail(r, "%zu of %zu bytes received after %u calls, SIOCINQ %d",
@@ -1712,8 +1724,10 @@ static void check_mmap_zerocopy(const struct ctx *ctx, const struct check *c,
 	}
 
 out:
-	/* Unmap before closing: the mapping pins the socket, and closing it
-	 * with data unread resets the sender if it is still blocked. */
+	/*
+	 * Unmap before closing: the mapping pins the socket, and closing it
+	 * with data unread resets the sender if it is still blocked.
+	 */
 	if (map != MAP_FAILED)
 		munmap(map, MMAP_REGION_LEN);
 	close(p.server);
@@ -1792,7 +1806,7 @@ static const struct check checks[] = {
 	CHECK("mmap_zerocopy", check_mmap_zerocopy, AF_INET, 0),
 };
 
-#define NR_CHECKS (sizeof(checks) / sizeof(checks[0]))
+#define NR_CHECKS ARRAY_SIZE(checks)
 
 static void usage(FILE *f)
 {

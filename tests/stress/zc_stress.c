@@ -253,7 +253,7 @@ struct pair {
 };
 
 static void pair_error(struct pair *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	__printf(2, 3);
 
 static void pair_error(struct pair *p, const char *fmt, ...)
 {
@@ -397,8 +397,10 @@ static bool send_chunks(struct sender *s, const uint8_t *buf, size_t len)
 			flags |= MSG_OOB;	/* last byte urgent, inline */
 			s->p->st.sent_oob++;
 		} else if (r < 20 && s->use_zc && chunk >= page_size) {
-			/* A fresh mapping per send: the pinned pages are never
-			 * rewritten, so unmapping at once is safe. */
+			/*
+			 * A fresh mapping per send: the pinned pages are never
+			 * rewritten, so unmapping at once is safe.
+			 */
 			zlen = (chunk + page_size - 1) & ~(page_size - 1);
 			zbuf = mmap(NULL, zlen, PROT_READ | PROT_WRITE,
 				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -490,17 +492,21 @@ static void *chaos_main(void *arg)
 		sleep_us((long)rnd(&rng, 0, 2000));
 		p->st.chaos_ops++;
 		if (r < 25) {
-			/* Races the kernel's copy: EFAULT or a partial copy.
+			/*
+			 * Races the kernel's copy: EFAULT or a partial copy.
 			 * Only this thread replaces the copy buffer, so the
-			 * pointer is current without the lock. */
+			 * pointer is current without the lock.
+			 */
 			mprotect(p->copybuf, MAX_COPYBUF, PROT_READ);
 			sleep_us((long)rnd(&rng, 0, 500));
 			mprotect(p->copybuf, MAX_COPYBUF, PROT_READ | PROT_WRITE);
 		} else if (r < 35) {
 			uint8_t *nb, *nm;
 
-			/* New buffers between the receiver's calls (it makes
-			 * them and reads their contents under the lock). */
+			/*
+			 * New buffers between the receiver's calls (it makes
+			 * them and reads their contents under the lock).
+			 */
 			pthread_mutex_lock(&p->lock);
 			nb = mmap(NULL, MAX_COPYBUF, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -846,9 +852,11 @@ static bool run_session(struct pair *p, uint32_t session, uint8_t *buf)
 			break;
 		}
 	}
-	/* The mapping holds a reference to the socket: unmap it first, so
+	/*
+	 * The mapping holds a reference to the socket: unmap it first, so
 	 * that close() really closes and an aborted session resets the
-	 * sender instead of leaving it blocked in send(). */
+	 * sender instead of leaving it blocked in send().
+	 */
 	pthread_mutex_lock(&p->lock);
 	atomic_store(&p->session_live, false);
 	munmap(p->map, MAP_LEN);
