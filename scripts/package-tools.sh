@@ -17,6 +17,7 @@ epoch=$(date -u -d "$TOOL_DATE" +%s)
 export SOURCE_DATE_EPOCH=$epoch
 dest="$OUT/pkg/common"
 inputs=(tests/smoke/zc_smoke.c tests/smoke/zc-smoke.1 tests/bench/zc_rpc_bench.c tests/bench/zc-rpc-bench.1
+	tests/stress/zc_stress.c tests/stress/zc-stress.1 tests/debug/zc_lockcount.c tests/debug/zc-lockcount.1
 	tests/lib/zc_common.h tests/c.mk packaging/tools.conf packaging/deb/zc-smoke packaging/rpm/zc-smoke.spec packaging/rpm/rpmlint.toml)
 sum=$(cd "$TOP" && find "${inputs[@]}" -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 if [ -f "$dest/.inputs" ] && [ "$(cat "$dest/.inputs")" = "$sum" ]; then
@@ -28,9 +29,11 @@ mkdir -p "$dest"
 work=$(mktemp -d "$dest/.work.XXXXXX")
 cleanup_on_exit "$work"
 src="$work/zc-smoke-$TOOL_VERSION"
-mkdir -p "$src/tests/smoke" "$src/tests/bench" "$src/tests/lib"
+mkdir -p "$src/tests/smoke" "$src/tests/bench" "$src/tests/stress" "$src/tests/debug" "$src/tests/lib"
 cp "$TOP"/tests/smoke/zc_smoke.c "$TOP"/tests/smoke/zc-smoke.1 "$src/tests/smoke/"
 cp "$TOP"/tests/bench/zc_rpc_bench.c "$TOP"/tests/bench/zc-rpc-bench.1 "$src/tests/bench/"
+cp "$TOP"/tests/stress/zc_stress.c "$TOP"/tests/stress/zc-stress.1 "$src/tests/stress/"
+cp "$TOP"/tests/debug/zc_lockcount.c "$TOP"/tests/debug/zc-lockcount.1 "$src/tests/debug/"
 cp "$TOP/tests/lib/zc_common.h" "$src/tests/lib/"
 cp "$TOP/tests/c.mk" "$src/tests/"
 changes=("zc-smoke and zc-rpc-bench $TOOL_VERSION: the three fast paths of TCP zerocopy short-circuit small reads, their regressions, and the small-RPC syscall benchmark.")
