@@ -200,10 +200,13 @@ name_base="zc-${lts}_$KREL"
 image="$img_dir/$name_base.raw"
 [ -f "$image" ] && [ -f "$img_dir/uki.cmdline" ] || die "$img_dir is incomplete: run 'make image KERNEL=$lts'"
 for f in "$ovmf_code" "$ovmf_vars"; do [ -f "$f" ] || die "$f is missing: install ovmf (make deps)"; done
-timeout_s=${SMOKE_TIMEOUT:-300}
+# zc-stress after zc-smoke, SMOKE_STRESS seconds (0: not run).
+stress_s=${SMOKE_STRESS:-60}
+[[ $stress_s =~ ^[0-9]+$ ]] || die "SMOKE_STRESS must be a number of seconds, not '$stress_s'"
+timeout_s=${SMOKE_TIMEOUT:-$((300 + 2 * stress_s))}
 [[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -gt 0 ] || die "SMOKE_TIMEOUT must be a number of seconds, not '$timeout_s'"
 # oops=panic: an oops ends the boot at once (panic=-1 is in the image)
-smoke_args="zc.smoke=1 oops=panic"
+smoke_args="zc.smoke=1 oops=panic zc.stress=$stress_s"
 
 # The RPM's kernel, checked before anything boots.
 rpm_kernel=""

@@ -4,10 +4,11 @@
 #   @@ZC-SMOKE-BEGIN@@ ... TAP ... @@ZC-SMOKE-EXIT <rc>@@
 #   @@ZC-STRESS-BEGIN@@ ... TAP ... @@ZC-STRESS-EXIT <rc>@@   (optional: zc-stress)
 #   @@ZC-SELFTESTS-BEGIN@@ ... TAP ... @@ZC-SELFTESTS-EXIT <rc>@@   (optional)
+#   @@ZC-LOCKCOUNT-EXIT <rc>@@ and its JSON "lockcount"   (optional; 4 = skipped)
 #   @@ZC-JSON-BEGIN smoke@@ ... @@ZC-JSON-END smoke@@   ("bench", "stress" likewise)
 #   @@ZC-SMOKE-END@@
 # Writes RESULTS_DIR/{console.log,smoke.tap,smoke.json,bench.json,stress.tap,
-# stress.json,selftests.tap,verdict.json} and exits with the verdict's code, each with a
+# stress.json,selftests.tap,lockcount.json,verdict.json} and exits with the verdict's code, each with a
 # one-line reason on stdout:
 #   0 pass  1 fail (names the failing checks, zc-stress's first error, or the
 #           failing selftests)  4 skip
@@ -21,7 +22,7 @@ console=$1 dir=$2 name=$3 qrc=$4 secs=$5
 mkdir -p "$dir"
 [ "$console" -ef "$dir/console.log" ] || cp "$console" "$dir/console.log"
 tr -d '\r' <"$console" >"$dir/.console"
-rm -f "$dir/smoke.tap" "$dir/smoke.json" "$dir/bench.json" "$dir/stress.tap" "$dir/stress.json" "$dir/selftests.tap"
+rm -f "$dir/smoke.tap" "$dir/smoke.json" "$dir/bench.json" "$dir/stress.tap" "$dir/stress.json" "$dir/selftests.tap" "$dir/lockcount.json"
 
 between() { # between BEGIN END: the lines strictly between two marker lines
 	awk -v b="$1" -v e="$2" 'index($0, e) { exit } f { print } index($0, b) { f = 1 }' "$dir/.console"
@@ -32,7 +33,7 @@ between '@@ZC-STRESS-BEGIN@@' '@@ZC-STRESS-EXIT' | grep -E '^(TAP version|1\.\.|
 [ -s "$dir/stress.tap" ] || rm -f "$dir/stress.tap"
 between '@@ZC-SELFTESTS-BEGIN@@' '@@ZC-SELFTESTS-EXIT' | grep -E '^(TAP version|1\.\.|ok |not ok |# |Bail out!)' >"$dir/selftests.tap" || true
 [ -s "$dir/selftests.tap" ] || rm -f "$dir/selftests.tap"
-for doc in smoke bench stress; do
+for doc in smoke bench stress lockcount; do
 	between "@@ZC-JSON-BEGIN $doc@@" "@@ZC-JSON-END $doc@@" >"$dir/$doc.json.tmp" || true
 	if [ -s "$dir/$doc.json.tmp" ] && jq -e . "$dir/$doc.json.tmp" >/dev/null 2>&1; then
 		mv "$dir/$doc.json.tmp" "$dir/$doc.json"
@@ -63,6 +64,12 @@ if [ -n "$stress_line" ]; then
 	stress_rc=${stress_line#@@ZC-STRESS-EXIT }
 	stress_rc=${stress_rc%@@}
 fi
+lock_line=$(grep -a -o '@@ZC-LOCKCOUNT-EXIT [0-9]*@@' "$dir/.console" | head -n1 || true)
+lock_rc=""
+if [ -n "$lock_line" ]; then
+	lock_rc=${lock_line#@@ZC-LOCKCOUNT-EXIT }
+	lock_rc=${lock_rc%@@}
+fi
 self_line=$(grep -a -o '@@ZC-SELFTESTS-EXIT [0-9]*@@' "$dir/.console" | head -n1 || true)
 self_rc=""
 if [ -n "$self_line" ]; then
@@ -87,6 +94,11 @@ if [ -n "$rc_line" ] && grep -aq '@@ZC-SMOKE-END@@' "$dir/.console"; then
 		verdict=fail code=1
 		reason="${reason}zc-stress exit $stress_rc: $(grep -a -m1 -E '^# pair [0-9]+: ' "$dir/stress.tap" 2>/dev/null || echo 'no error line')"
 	fi
+	if [ -n "$lock_rc" ] && [ "$lock_rc" != 0 ] && [ "$lock_rc" != 4 ]; then
+		[ "$verdict" = fail ] && reason="$reason; " || reason=""
+		verdict=fail code=1
+		reason="${reason}zc-lockcount exit $lock_rc: $(jq -r '[.cases // {} | to_entries[] | "\(.key) \(.value.vma_lookups) VMA lookups, \(.value.mmap_lock_read) read locks"] | join(", ")' "$dir/lockcount.json" 2>/dev/null || echo 'no JSON')"
+	fi
 	if [ -n "$self_rc" ] && [ "$self_rc" != 0 ] && [ "$self_rc" != 4 ]; then
 		[ "$verdict" = fail ] && reason="$reason; " || reason=""
 		verdict=fail code=1
@@ -109,11 +121,12 @@ fi
 rm -f "$dir/.console"
 
 jq -n --arg name "$name" --arg verdict "$verdict" --argjson code "$code" --arg reason "$reason" \
-	--argjson seconds "$secs" --arg failing "$failing" --arg splat "$splat_text" --arg stress "$stress_rc" --arg self "$self_rc" \
+	--argjson seconds "$secs" --arg failing "$failing" --arg splat "$splat_text" --arg stress "$stress_rc" --arg self "$self_rc" --arg lock "$lock_rc" \
 	'{name: $name, verdict: $verdict, exit_code: $code, reason: $reason, seconds: $seconds,
 	  failing_checks: ($failing | split(" ") | map(select(. != ""))),
 	  splat: (if $splat == "" then null else $splat end),
 	  stress_exit: (if $stress == "" then null else ($stress | tonumber) end),
-	  selftests_exit: (if $self == "" then null else ($self | tonumber) end)}' >"$dir/verdict.json"
+	  selftests_exit: (if $self == "" then null else ($self | tonumber) end),
+	  lockcount_exit: (if $lock == "" then null else ($lock | tonumber) end)}' >"$dir/verdict.json"
 echo "$verdict: $reason"
 exit "$code"

@@ -157,3 +157,35 @@ test_verdict_tells_panic_timeout_and_no_result_apart() {
 	assert_eq 12 "$rc" "no-result code"
 	jq -e '.verdict == "no-result"' "$d/r3/verdict.json" >/dev/null
 }
+
+# A kernel splat is its own verdict (13), with the excerpt, even when every
+# check passed; zc-stress, the selftests and zc-lockcount fail the boot.
+test_verdict_splat_stress_selftests_lockcount() {
+	local d ok
+	d=$(mktemp -d)
+	ok='@@ZC-SMOKE-BEGIN@@\nTAP version 13\n1..1\nok 1 inq_zero_v4\n@@ZC-SMOKE-EXIT 0@@\n'
+	printf "${ok}[   12.5] BUG: KASAN: slab-out-of-bounds in tcp_recvmsg_locked+0x1/0x2\n[   12.5] Read of size 8\n@@ZC-SMOKE-END@@\n" >"$d/c1"
+	run_rc rc scripts/verdict.sh "$d/c1" "$d/r1" t 0 3
+	assert_eq 13 "$rc" "splat code"
+	assert_contains "$out" "kernel splat: BUG: KASAN: slab-out-of-bounds"
+	jq -e '.verdict == "splat" and (.splat | contains("Read of size 8"))' "$d/r1/verdict.json" >/dev/null ||
+		fail "no splat excerpt in verdict.json"
+	printf "${ok}WARNING: not a kernel line, mid-text\n# lockdep WARNING: in a TAP comment\n@@ZC-SMOKE-END@@\n" >"$d/c2"
+	run_rc rc scripts/verdict.sh "$d/c2" "$d/r2" t 0 3
+	assert_eq 13 "$rc" "a WARNING: at the start of a console line is a splat"
+	printf "${ok}# lockdep WARNING: in a TAP comment\n@@ZC-SMOKE-END@@\n" >"$d/c3"
+	run_rc rc scripts/verdict.sh "$d/c3" "$d/r3" t 0 3
+	assert_eq 0 "$rc" "WARNING: inside a line is not a splat"
+	printf "${ok}@@ZC-STRESS-BEGIN@@\n# pair 1: session 3 message 7: payload byte 9 is 0x00, sent 0x41\nnot ok 2 pair_1_v6\n@@ZC-STRESS-EXIT 1@@\n@@ZC-SMOKE-END@@\n" >"$d/c4"
+	run_rc rc scripts/verdict.sh "$d/c4" "$d/r4" t 0 3
+	assert_eq 1 "$rc" "zc-stress failure"
+	assert_contains "$out" "zc-stress exit 1: # pair 1: session 3 message 7"
+	printf "${ok}@@ZC-SELFTESTS-BEGIN@@\nnot ok 1 tcp_mmap_v4\n@@ZC-SELFTESTS-EXIT 1@@\n@@ZC-SMOKE-END@@\n" >"$d/c5"
+	run_rc rc scripts/verdict.sh "$d/c5" "$d/r5" t 0 3
+	assert_eq 1 "$rc" "selftest failure"
+	assert_contains "$out" "selftests exit 1: tcp_mmap_v4"
+	printf "${ok}@@ZC-LOCKCOUNT-EXIT 4@@\n@@ZC-SMOKE-END@@\n" >"$d/c6"
+	run_rc rc scripts/verdict.sh "$d/c6" "$d/r6" t 0 3
+	assert_eq 0 "$rc" "zc-lockcount skipped (no function tracer) does not fail"
+	rm -rf "$d"
+}
