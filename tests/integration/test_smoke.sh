@@ -189,3 +189,23 @@ test_verdict_splat_stress_selftests_lockcount() {
 	assert_eq 0 "$rc" "zc-lockcount skipped (no function tracer) does not fail"
 	rm -rf "$d"
 }
+
+# The kernel's own selftests, built statically from the patched 5.10 tree,
+# pass on this machine's kernel (which has the fix upstream).
+test_selftests_5_10_build_and_pass_on_host() {
+	[ -f out/patched/5.10/.zc-series ] || make -s patch KERNEL=5.10 >/dev/null
+	scripts/selftests.sh 5.10 patched >/dev/null
+	local d=out/selftests/5.10-patched p
+	for p in tcp_mmap msg_zerocopy tcp_inq zc-selftests-run; do
+		[ -x "$d/$p" ] || fail "$d/$p missing"
+	done
+	file -L "$d/tcp_mmap" | grep -q 'statically linked' || fail "tcp_mmap is not static"
+	grep -q '^#define FILE_SZ (256ULL << 20)' "$d/src/tcp_mmap.c" || fail "tcp_mmap's FILE_SZ was not reduced"
+	jq -e '.tree == "patched" and ([.programs[].name] == ["tcp_mmap", "msg_zerocopy", "tcp_inq"])' "$d/manifest.json" >/dev/null ||
+		fail "manifest: $(cat "$d/manifest.json")"
+	run_rc rc "$d/zc-selftests-run"
+	assert_eq 0 "$rc" "zc-selftests-run on the host: $out"
+	assert_contains "$out" "ok 1 tcp_mmap_v4"
+	assert_contains "$out" "received 256 MB"
+	assert_contains "$out" "# Totals: pass:6 fail:0"
+}
