@@ -84,6 +84,9 @@
 #define MAP_LEN (512 * 1024)	/* socket mapping per receiver */
 #define MAX_COPYBUF (64 * 1024)
 #define SCRATCH 8		/* scratch regions per chaos thread */
+/* No byte for this long while the sender is still writing: a stall. Long,
+ * for debug kernels under TCG. */
+#define STALL_MS 30000
 
 enum mode { M_RECV, M_NONBLOCK, M_PEEK, M_OOB, M_ZC_MMAP, M_ZC_HYBRID, NR_MODES };
 
@@ -829,10 +832,10 @@ static bool run_session(struct pair *p, uint32_t session, uint8_t *buf)
 			aborted = true;
 			break;
 		}
-		if (m == M_RECV && wait_readable(p->fd, IO_TIMEOUT_MS) <= 0 &&
+		if (m == M_RECV && wait_readable(p->fd, STALL_MS) <= 0 &&
 		    !atomic_load(&s.done)) {
 			pair_error(p, "session %u: nothing to read for %d ms at stream offset %llu",
-				   session, IO_TIMEOUT_MS,
+				   session, STALL_MS,
 				   (unsigned long long)v.offset);
 			ok = false;
 			break;
