@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# package-tools.sh: the zc-smoke package (zc-smoke and zc-rpc-bench), .deb and
-# .rpm, built from the C sources in tests/ once for every kernel, with the
+# package-tools.sh: the zc-smoke package (zc-smoke, zc-rpc-bench, zc-stress,
+# zc-lockcount), .deb and .rpm, built from the C sources in tests/ once for every kernel, with the
 # templates in packaging/deb/zc-smoke/ and packaging/rpm/zc-smoke.spec.
 # lintian and rpmlint as for the kernels. Output: $OUT/pkg/common/{deb,rpm}/.
 # Cached: the same sources and templates are not packaged twice.
@@ -36,7 +36,8 @@ cp "$TOP"/tests/stress/zc_stress.c "$TOP"/tests/stress/zc-stress.1 "$src/tests/s
 cp "$TOP"/tests/debug/zc_lockcount.c "$TOP"/tests/debug/zc-lockcount.1 "$src/tests/debug/"
 cp "$TOP/tests/lib/zc_common.h" "$src/tests/lib/"
 cp "$TOP/tests/c.mk" "$src/tests/"
-changes=("zc-smoke and zc-rpc-bench $TOOL_VERSION: the three fast paths of TCP zerocopy short-circuit small reads, their regressions, and the small-RPC syscall benchmark.")
+changes=("zc-smoke and zc-rpc-bench $TOOL_VERSION: the three fast paths of TCP zerocopy short-circuit small reads, their regressions, and the small-RPC syscall benchmark."
+	"zc-smoke: the boundaries, patch 0004's hint, zc.err, short ABI lengths and misaligned fast paths; a child process and time limit per check. New: zc-stress (data integrity under stress) and zc-lockcount (VMA lookups and mmap_lock read locks of the fast paths).")
 
 # --- .deb ---
 log tools common "zc-smoke $ver: dpkg-buildpackage"

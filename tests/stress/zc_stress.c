@@ -84,8 +84,10 @@
 #define MAP_LEN (512 * 1024)	/* socket mapping per receiver */
 #define MAX_COPYBUF (64 * 1024)
 #define SCRATCH 8		/* scratch regions per chaos thread */
-/* No byte for this long while the sender is still writing: a stall. Long,
- * for debug kernels under TCG. */
+/*
+ * No byte for this long while the sender is still writing: a stall.  Long,
+ * for debug kernels under TCG.
+ */
 #define STALL_MS 30000
 
 enum mode { M_RECV, M_NONBLOCK, M_PEEK, M_OOB, M_ZC_MMAP, M_ZC_HYBRID, NR_MODES };
