@@ -209,3 +209,22 @@ test_selftests_5_10_build_and_pass_on_host() {
 	assert_contains "$out" "received 256 MB"
 	assert_contains "$out" "# Totals: pass:6 fail:0"
 }
+
+# zc-selftests-5.10: lintian clean, the kernel's package version, the
+# programs in /usr/lib/zc-kernel/selftests/5.10/, and they run from there.
+test_selftests_package_5_10() {
+	[ -f out/patched/5.10/.zc-series ] || make -s patch KERNEL=5.10 >/dev/null
+	scripts/package-selftests.sh 5.10 >/dev/null
+	local deb ver t
+	ver=$(. patches/5.10/source.conf && echo "$VERSION+zc$ZC_REVISION")
+	deb=$(ls out/pkg/5.10/selftests/zc-selftests-5.10_*_amd64.deb)
+	assert_eq "$ver" "$(dpkg-deb -f "$deb" Version)" "package version"
+	t=$(mktemp -d)
+	dpkg -x "$deb" "$t"
+	for p in tcp_mmap msg_zerocopy tcp_inq zc-selftests-run manifest.json; do
+		[ -f "$t/usr/lib/zc-kernel/selftests/5.10/$p" ] || fail "$p is not in $deb"
+	done
+	run_rc rc "$t/usr/lib/zc-kernel/selftests/5.10/zc-selftests-run"
+	rm -rf "$t"
+	assert_eq 0 "$rc" "the packaged selftests on the host: $out"
+}
