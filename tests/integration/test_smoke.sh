@@ -228,3 +228,25 @@ test_selftests_package_5_10() {
 	rm -rf "$t"
 	assert_eq 0 "$rc" "the packaged selftests on the host: $out"
 }
+
+# The control may fail the new fast-path checks too, but must pass zc-stress
+# and the selftests (no boot: the verdicts are written by hand).
+test_expect_control_fail_new_checks_and_stress() {
+	local o
+	o=$(mktemp -d)
+	mkdir -p "$o/results/control"
+	v() { jq -n --arg r "$1" --argjson f "$2" --argjson s "$3" \
+		'{name: "control", verdict: "fail", exit_code: 1, reason: $r, seconds: 1, failing_checks: $f, stress_exit: $s, selftests_exit: 0}' \
+		>"$o/results/control/verdict.json"; }
+	v "zc-smoke exit 1; failing checks: ..." '["inq_zero_v4","copybuf_oob_hint_v4","skip_hint_page_minus_1_v4","rst_err_v4","fin_data_copybuf_v4","abi_optlen_16_v4"]' 0
+	run_rc rc env OUT="$o" scripts/smoke.sh --expect-control-fail
+	assert_eq 0 "$rc" "control failing the fast-path checks: $out"
+	v "zc-smoke exit 1; failing checks: ...; zc-stress exit 1: # pair 0: ..." '["inq_zero_v4","copybuf_300_v4","skip_hint_300_v6"]' 1
+	run_rc rc env OUT="$o" scripts/smoke.sh --expect-control-fail
+	assert_eq 1 "$rc" "a control failing zc-stress"
+	assert_contains "$out" "zc-stress or the selftests failed on the control"
+	v "zc-smoke exit 1; failing checks: ..." '["inq_zero_v4","copybuf_300_v4","skip_hint_300_v6","misaligned_copybuf_v4"]' 0
+	run_rc rc env OUT="$o" scripts/smoke.sh --expect-control-fail
+	assert_eq 1 "$rc" "a control failing a regression check"
+	rm -rf "$o"
+}
