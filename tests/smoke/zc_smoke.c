@@ -19,8 +19,14 @@
  *
  * An unpatched kernel (5.10) looks the VMA up first, finds no TCP mapping and
  * answers -1/EINVAL in all three cases.  The checks below rest only on that
- * observable behaviour, never on timing or version numbers.
+ * observable behaviour, never on timing or version numbers.  Around the
+ * three cases they check upstream's semantics at the boundaries (sizes from
+ * the page size), the hint after a copy (0c3936d32f75), the returned fields,
+ * the shorter structs of older binaries, and the errors that must come before
+ * any fast path (alignment, listening socket); zc-smoke(1) lists them.
  *
+ * Each check runs in a child process with its own time limit, as
+ * kselftest_harness.h does, so that a hang or a crash loses that check only.
  * Output is TAP 13 in the style of tools/testing/selftests/kselftest.h.
  * Exit status: 0 all checks passed, 1 a check failed, 2 usage error,
  * 4 skipped (TCP_ZEROCOPY_RECEIVE unknown to the running kernel).
