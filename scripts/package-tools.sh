@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# package-tools.sh: the zc-smoke package (zc-smoke and zc-rpc-bench), .deb and
-# .rpm, built from the C sources in tests/ once for every kernel, with the
+# package-tools.sh: the zc-smoke package (zc-smoke, zc-rpc-bench, zc-stress,
+# zc-lockcount), .deb and .rpm, built from the C sources in tests/ once for every kernel, with the
 # templates in packaging/deb/zc-smoke/ and packaging/rpm/zc-smoke.spec.
 # lintian and rpmlint as for the kernels. Output: $OUT/pkg/common/{deb,rpm}/.
 # Cached: the same sources and templates are not packaged twice.
@@ -17,6 +17,7 @@ epoch=$(date -u -d "$TOOL_DATE" +%s)
 export SOURCE_DATE_EPOCH=$epoch
 dest="$OUT/pkg/common"
 inputs=(tests/smoke/zc_smoke.c tests/smoke/zc-smoke.1 tests/bench/zc_rpc_bench.c tests/bench/zc-rpc-bench.1
+	tests/stress/zc_stress.c tests/stress/zc-stress.1 tests/debug/zc_lockcount.c tests/debug/zc-lockcount.1
 	tests/lib/zc_common.h tests/c.mk packaging/tools.conf packaging/deb/zc-smoke packaging/rpm/zc-smoke.spec packaging/rpm/rpmlint.toml)
 sum=$(cd "$TOP" && find "${inputs[@]}" -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 if [ -f "$dest/.inputs" ] && [ "$(cat "$dest/.inputs")" = "$sum" ]; then
@@ -28,12 +29,15 @@ mkdir -p "$dest"
 work=$(mktemp -d "$dest/.work.XXXXXX")
 cleanup_on_exit "$work"
 src="$work/zc-smoke-$TOOL_VERSION"
-mkdir -p "$src/tests/smoke" "$src/tests/bench" "$src/tests/lib"
+mkdir -p "$src/tests/smoke" "$src/tests/bench" "$src/tests/stress" "$src/tests/debug" "$src/tests/lib"
 cp "$TOP"/tests/smoke/zc_smoke.c "$TOP"/tests/smoke/zc-smoke.1 "$src/tests/smoke/"
 cp "$TOP"/tests/bench/zc_rpc_bench.c "$TOP"/tests/bench/zc-rpc-bench.1 "$src/tests/bench/"
+cp "$TOP"/tests/stress/zc_stress.c "$TOP"/tests/stress/zc-stress.1 "$src/tests/stress/"
+cp "$TOP"/tests/debug/zc_lockcount.c "$TOP"/tests/debug/zc-lockcount.1 "$src/tests/debug/"
 cp "$TOP/tests/lib/zc_common.h" "$src/tests/lib/"
 cp "$TOP/tests/c.mk" "$src/tests/"
-changes=("zc-smoke and zc-rpc-bench $TOOL_VERSION: the three fast paths of TCP zerocopy short-circuit small reads, their regressions, and the small-RPC syscall benchmark.")
+changes=("zc-smoke and zc-rpc-bench $TOOL_VERSION: the three fast paths of TCP zerocopy short-circuit small reads, their regressions, and the small-RPC syscall benchmark."
+	"zc-smoke: the boundaries, patch 0004's hint, zc.err, short ABI lengths and misaligned fast paths; a child process and time limit per check. New: zc-stress (data integrity under stress) and zc-lockcount (VMA lookups and mmap_lock read locks of the fast paths).")
 
 # --- .deb ---
 log tools common "zc-smoke $ver: dpkg-buildpackage"

@@ -66,8 +66,12 @@ fi
 # expect_control_fail: exit 0 when every boot of the control (image, and the
 # RPM's kernel when booted) failed with failing checks all among the three
 # fast paths (inq_zero*, copybuf*, skip_hint*), each of the three present,
-# and fin_eio (the EIO for a FIN with nothing queued is part of the same fast
-# return, 936ced415751: an unpatched kernel answers EINVAL there too).
+# and the other checks whose answer comes from the fast paths: fin_eio and
+# fin_data_copybuf (EIO at the end of stream, 936ced415751), rst_err (zc.err
+# after a reset, with the skip hint) and abi_optlen_* (the fast paths with
+# shorter structs): an unpatched kernel answers EINVAL in all of them. zc-stress
+# and the selftests must pass on the control (stress_exit/selftests_exit);
+# zc-lockcount counting above 0 is what the control is for.
 expect_control_fail() {
 	local d v why="" f n=0 fam
 	d="$OUT/results/$(kid control)"
@@ -80,8 +84,10 @@ expect_control_fail() {
 			why+="$(relpath "$v"): verdict $(jq -r '.verdict + ": " + .reason' "$v"); "
 		elif ! jq -e '.reason | startswith("zc-smoke exit")' "$v" >/dev/null; then
 			why+="$(relpath "$v"): failed for another reason: $(jq -r .reason "$v"); "
-		elif ! jq -e '[.failing_checks[] | test("^(inq_zero|copybuf|skip_hint|fin_eio)")] | all' "$v" >/dev/null; then
+		elif ! jq -e '[.failing_checks[] | test("^(inq_zero|copybuf|skip_hint|fin_eio|fin_data_copybuf|rst_err|abi_optlen)")] | all' "$v" >/dev/null; then
 			why+="$(relpath "$v"): checks outside the fast paths failed too: $f; "
+		elif ! jq -e '(.stress_exit // 0) as $s | (.selftests_exit // 0) as $t | ($s == 0 or $s == 4) and ($t == 0 or $t == 4)' "$v" >/dev/null; then
+			why+="$(relpath "$v"): zc-stress or the selftests failed on the control: $(jq -r .reason "$v"); "
 		else
 			for fam in inq_zero copybuf skip_hint; do
 				jq -e --arg p "$fam" '[.failing_checks[] | startswith($p)] | any' "$v" >/dev/null ||
@@ -91,7 +97,7 @@ expect_control_fail() {
 	done
 	if [ -n "$why" ]; then
 		echo "control: NOT the expected failure: ${why%; }" >&2
-		echo "The unpatched control must fail the inq_zero, copybuf and skip_hint checks (and may fail fin_eio), nothing else; a control that passes means the smoke test cannot see the fix." >&2
+		echo "The unpatched control must fail the inq_zero, copybuf and skip_hint checks (and may fail fin_eio, fin_data_copybuf, rst_err, abi_optlen_*), nothing else, and pass zc-stress and the selftests; a control that passes means the smoke test cannot see the fix." >&2
 		exit 1
 	fi
 	echo "control: failed as expected ($n boot(s); failing: $(jq -r '.failing_checks | join(" ")' "$d/verdict.json"))"
@@ -217,10 +223,13 @@ name_base="zc-${lts}_$KREL"
 image="$img_dir/$name_base.raw"
 [ -f "$image" ] && [ -f "$img_dir/uki.cmdline" ] || die "$img_dir is incomplete: run 'make image KERNEL=$lts'"
 for f in "$ovmf_code" "$ovmf_vars"; do [ -f "$f" ] || die "$f is missing: install ovmf (make deps)"; done
-timeout_s=${SMOKE_TIMEOUT:-300}
+# zc-stress after zc-smoke, SMOKE_STRESS seconds (0: not run).
+stress_s=${SMOKE_STRESS:-60}
+[[ $stress_s =~ ^[0-9]+$ ]] || die "SMOKE_STRESS must be a number of seconds, not '$stress_s'"
+timeout_s=${SMOKE_TIMEOUT:-$((300 + 2 * stress_s))}
 [[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -gt 0 ] || die "SMOKE_TIMEOUT must be a number of seconds, not '$timeout_s'"
 # oops=panic: an oops ends the boot at once (panic=-1 is in the image)
-smoke_args="zc.smoke=1 oops=panic"
+smoke_args="zc.smoke=1 oops=panic zc.stress=$stress_s"
 
 # The RPM's kernel, checked before anything boots.
 rpm_kernel=""

@@ -3,7 +3,9 @@
 # Included from the top-level Makefile ("include tests/c.mk").  Produces
 #   $(C_OUT)/zc-smoke       from tests/smoke/zc_smoke.c
 #   $(C_OUT)/zc-rpc-bench   from tests/bench/zc_rpc_bench.c
-# as static binaries; both include tests/lib/zc_common.h.  Targets:
+#   $(C_OUT)/zc-stress      from tests/stress/zc_stress.c
+#   $(C_OUT)/zc-lockcount   from tests/debug/zc_lockcount.c
+# as static binaries; all include tests/lib/zc_common.h.  Targets:
 # c-build, c-check (build and run zc-smoke), c-clean.  Safe with make -j.
 # Including this file does not change the includer's default goal.
 #
@@ -28,7 +30,8 @@ C_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 # Directory of this fragment, relative as given to "include".
 C_TESTS_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 
-C_PROGS := $(C_OUT)/zc-smoke $(C_OUT)/zc-rpc-bench
+C_PROGS := $(C_OUT)/zc-smoke $(C_OUT)/zc-rpc-bench $(C_OUT)/zc-stress \
+	$(C_OUT)/zc-lockcount
 # Headers every program includes (by a relative path from its source).
 C_HEADERS := $(C_TESTS_DIR)/lib/zc_common.h
 
@@ -47,6 +50,11 @@ endef
 
 $(eval $(call c_prog_rule,zc-smoke,smoke/zc_smoke.c))
 $(eval $(call c_prog_rule,zc-rpc-bench,bench/zc_rpc_bench.c))
+$(eval $(call c_prog_rule,zc-stress,stress/zc_stress.c))
+$(eval $(call c_prog_rule,zc-lockcount,debug/zc_lockcount.c))
+
+# The top Makefile's c-bins (what tests and quick-smoke need) includes these too.
+c-bins: $(C_OUT)/zc-stress $(C_OUT)/zc-lockcount
 
 c-check: $(C_OUT)/zc-smoke
 	$(C_OUT)/zc-smoke

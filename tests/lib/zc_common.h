@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * zc_common.h - code shared by zc-smoke (tests/smoke/zc_smoke.c) and
  * zc-rpc-bench (tests/bench/zc_rpc_bench.c): the TCP_ZEROCOPY_RECEIVE
@@ -33,6 +34,14 @@
 #endif
 
 #define IO_TIMEOUT_MS 5000	/* bound for every wait on a socket */
+
+/* As in tools/testing/selftests/kselftest.h and the kernel. */
+#ifndef __printf
+#define __printf(a, b) __attribute__((format(printf, a, b)))
+#endif
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(arr) (sizeof(arr) / sizeof((arr)[0]))
+#endif
 
 /* ------------------------------------------------------------------ */
 /* struct tcp_zerocopy_receive                                         */

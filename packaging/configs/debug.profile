@@ -1,0 +1,8 @@
+# Profile `debug`: smoke plus the kernel's own debugging (KASAN, lockdep,
+# lock_stat, atomic-sleep and list checks, the function tracer and profiler,
+# kprobe events): proves the fix's claim (zc-lockcount) and finds splats
+# under zc-smoke, zc-stress and the selftests. A file debug-<lts>.config,
+# when present, is merged last: options whose Kconfig differs between lines.
+BASE=tinyconfig
+FRAGMENTS=smoke.config,debug.config
+CHANNELS=lab
