@@ -37,6 +37,13 @@ METRICS = [
     "writer_op_us",
 ]
 
+# The metrics compared across kernels (ab): the ones the fix can change.
+AB_METRICS = {
+    "syscalls_per_rpc_excl_wait", "getsockopt_errors_per_rpc", "copy_failures_per_rpc",
+    "qps_per_cpu_second", "qps_per_system_cpu_second", "empty_poll_ns",
+    "latency_us.p50", "latency_us.p99", "latency_us.p999",
+}
+
 # Within-run effects: numerator configuration / denominator configuration,
 # per round (the two ran in the same round, minutes apart at most).
 EFFECTS = {
@@ -76,12 +83,17 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
-def boot_ci(xs, rng, stat=median):
-    """95 % percentile-bootstrap interval of stat(xs)."""
+def resampled_median(xs, rng):
+    n = len(xs)
+    s = sorted(rng.choices(xs, k=n))
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def boot_ci(xs, rng):
+    """95 % percentile-bootstrap interval of the median of xs."""
     if len(xs) < 2:
         return None
-    n = len(xs)
-    est = sorted(stat([xs[rng.randrange(n)] for _ in range(n)]) for _ in range(B))
+    est = sorted(resampled_median(xs, rng) for _ in range(B))
     return [est[int(0.025 * B)], est[int(0.975 * B) - 1]]
 
 
@@ -140,10 +152,9 @@ def compare(p, c, rng):
     if len(p) < 2 or len(c) < 2:
         return None
     ratios, diffs = [], []
-    np_, nc = len(p), len(c)
     for _ in range(B):
-        mp = median([p[rng.randrange(np_)] for _ in range(np_)])
-        mc = median([c[rng.randrange(nc)] for _ in range(nc)])
+        mp = resampled_median(p, rng)
+        mc = resampled_median(c, rng)
         diffs.append(mc - mp)
         if mp:
             ratios.append(mc / mp)
@@ -169,6 +180,8 @@ def ab(pb, cb, ppath, cpath):
         if not cc:
             continue
         for path, pm in pc["metrics"].items():
+            if path not in AB_METRICS:
+                continue
             cm = cc["metrics"].get(path)
             if not cm:
                 continue
