@@ -223,7 +223,11 @@ jq -s . "$work"/k.*.json >"$work/kernels.json"
 jq -n --slurpfile k "$work/kernels.json" \
 	--argjson summary "$(json_or_null "$OUT/summary.json")" \
 	--argjson gate "$(json_or_null "$OUT/gate.json" '{verdict, time, commit, failed_kernels, kernels: [.kernels[]? | {name, verdict, problems}]}')" \
-	--argjson ab "$(json_or_null "$OUT/results/bench-ab.json" '{patched, control, criterion, effects: [.effects[]? | {effect, patched, control, ratio_control_over_patched}]}')" \
+	--argjson ab "$(json_or_null "$OUT/results/bench-ab.json" '{patched, control, criterion, effects: [.effects[]? | {effect, patched, control, ratio_control_over_patched}],
+		metrics: [.metrics[]? | select([.config, .metric] as $x | [["hybrid-2skb", "syscalls_per_rpc_excl_wait"], ["hybrid-2skb", "copy_failures_per_rpc"],
+			["hybrid-foreign", "syscalls_per_rpc_excl_wait"], ["hybrid-foreign", "getsockopt_errors_per_rpc"], ["hybrid", "syscalls_per_rpc_excl_wait"],
+			["poll-inq0", "empty_poll_ns"], ["hybrid-contend", "latency_us.p99"], ["recv-contend", "latency_us.p99"]] | index([$x])) |
+			{config, metric, patched, control, ratio_control_over_patched}]}')" \
 	--argjson plots "$(printf '%s\n' "${plots[@]}" | jq -R . | jq -sc 'map(select(. != ""))')" \
 	--arg time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
 	'{time: $time, commit: $commit, kernels: $k[0], summary: $summary, gate: $gate, bench_ab: $ab, plots: $plots}' \
@@ -279,8 +283,10 @@ img{max-width:100%;border:1px solid #ddd;margin:.3em 0}
    ([.plots[] | "<div><img src=\"\(. | h)\" alt=\"\(. | h)\"></div>"] | join("\n")) end) +
 (if .bench_ab == null then "<p>" + badge("missing") + " no A/B comparison of the control with its line (out/results/bench-ab.json).</p>"
  else "<h3>Control against \(.bench_ab.patched.kernel | h)</h3><p data-ab=\"\(if .bench_ab.criterion.pass then "pass" elif .bench_ab.criterion.decided then "fail" else "undecided" end)\"><b>\(.bench_ab.criterion.name | h)</b>: \(.bench_ab.criterion.reason | h) <span class=small>(rule: \(.bench_ab.criterion.rule | h))</span></p>" +
-   "<table><tr><th>effect</th><th>patched</th><th>control</th><th>control / patched</th></tr>" +
-   ([.bench_ab.effects[] | "<tr><td>\(.effect | h)</td><td>\(ci(.patched))</td><td>\(ci(.control))</td><td>\(ci(.ratio_control_over_patched))</td></tr>"] | join("")) + "</table>" end) +
+   "<table><tr><th>figure</th><th>patched</th><th>control</th><th>control / patched</th></tr>" +
+   ([.bench_ab.metrics[] | "<tr><td>\(.config | h): \(.metric | h)</td><td>\(ci(.patched))</td><td>\(ci(.control))</td><td>\(ci(.ratio_control_over_patched))</td></tr>"] | join("")) +
+   ([.bench_ab.effects[] | "<tr><td>effect \(.effect | h)</td><td>\(ci(.patched))</td><td>\(ci(.control))</td><td>\(ci(.ratio_control_over_patched))</td></tr>"] | join("")) +
+   "</table><p class=small>median [95 % interval] over the kept runs; effects are ratios within one run (per round).</p>" end) +
 "<h2 id=\"stages\">Stage times of the last run</h2>" +
 (if .summary == null or (.summary | type) != "object" then "<p>" + badge("missing") + " no stage record (out/summary.json: run <code>make</code> or <code>make summary</code>).</p>"
  else ([.summary.kernels[] | to_entries[] | select(.key != "kernel") | .key] | unique) as $st |
