@@ -6,7 +6,11 @@
 # image's initrd and disk), so the RPM is proven bootable too.
 #   $OUT/results/<lts>/      console.log smoke.tap smoke.json bench.json verdict.json
 #                            boot.json tested-packages.json
-#   $OUT/results/<lts>/rpm/  the same for the RPM's kernel
+#   $OUT/results/<lts>/rpm/  the same for the RPM's kernel, without the benchmark
+# A line per PROGRESS_EVERY seconds (default 10) while a guest boots: the
+# elapsed time and the phase its console shows (firmware, kernel, systemd,
+# zc-smoke, zc-rpc-bench, verdict). --summary also writes bench-stats.json per
+# line and $OUT/results/bench-ab.json (scripts/stats.py).
 # Exit code: the verdict's (0 pass, 1 fail, 10 panic, 11 timeout, 12 no
 # result); the image boot's, else the RPM boot's when that one is worse.
 # A timeout is retried once; nothing else is.
