@@ -164,6 +164,9 @@ struct options {
 	size_t nconfigs;
 };
 
+/* CLOCK_MONOTONIC's resolution (clock_getres): coarse without a high-resolution clocksource. */
+static long clock_res_ns;
+
 /* CPUs for pinning: client and server on cpu_rpc, the writer on cpu_writer. */
 static int cpu_rpc = -1, cpu_writer = -1, cpus_allowed;
 
@@ -1257,6 +1260,9 @@ static void print_table(const struct options *o, const struct config_result *cr,
 	printf(", %u run(s) per configuration after %u warm-up round(s), server %s, struct size %u\n",
 	       o->repeat, o->warmup, o->fork_server ? "process" : "thread",
 	       (unsigned int)struct_size);
+	if (clock_res_ns > 1000)
+		printf("warning: CLOCK_MONOTONIC has a resolution of %ld us: latencies and per-call times are that coarse\n",
+		       clock_res_ns / 1000);
 	if (cpu_rpc >= 0)
 		printf("pinned: client and server on CPU %d, mmap_lock writer on %s\n",
 		       cpu_rpc, cpu_writer >= 0 ? "its own CPU" : "any CPU (one CPU allowed)");
@@ -1402,10 +1408,12 @@ static int write_json(const char *path, const struct options *o,
 	fprintf(f, ",\n  \"size\": %zu,\n  \"duration\": %g,\n  \"count\": %" PRIu64
 		",\n  \"repeat\": %u,\n  \"warmup\": %u,\n  \"suite\": \"%s\""
 		",\n  \"server\": \"%s\",\n  \"struct_size\": %u,\n  \"contend_mb\": %zu"
-		",\n  \"pinning\": {\"rpc_cpu\": %d, \"writer_cpu\": %d, \"cpus_allowed\": %d},\n",
+		",\n  \"pinning\": {\"rpc_cpu\": %d, \"writer_cpu\": %d, \"cpus_allowed\": %d}"
+		",\n  \"clock_resolution_ns\": %ld,\n",
 		o->size, o->duration, o->count, o->repeat, o->warmup,
 		o->suite ? o->suite : "", o->fork_server ? "process" : "thread",
-		(unsigned int)struct_size, o->contend_mb, cpu_rpc, cpu_writer, cpus_allowed);
+		(unsigned int)struct_size, o->contend_mb, cpu_rpc, cpu_writer, cpus_allowed,
+		clock_res_ns);
 	if (error)
 		json_member(f, "error", error);
 	if (skip_reason)
@@ -1831,6 +1839,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	choose_cpus(o.pin);
+	{
+		struct timespec res;
+
+		if (!clock_getres(CLOCK_MONOTONIC, &res))
+			clock_res_ns = res.tv_sec * 1000000000L + res.tv_nsec;
+	}
 	/* Open loop sends on a schedule: wake up on time, not 50 us late. */
 	(void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	for (i = 0; i < o.nconfigs; i++) {
