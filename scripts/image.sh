@@ -106,7 +106,8 @@ if compgen -G "$mcache/incremental/*.cache" >/dev/null; then warm=warm; fi
 log image "$lts" "building $name.raw with mkosi $mver ($warm incremental cache; packages from ${PKG_DIRS_A[*]})"
 t0=$SECONDS
 # The last build of any image tells how long this one takes (an ETA).
-prev=$(cat "$OUT"/images/*/image.json 2>/dev/null | jq -s 'map(.build_seconds // empty) | if length > 0 then (add / length | round) else 0 end' || echo 0)
+prev=$({ cat "$OUT"/images/*/image.json 2>/dev/null || true; } | jq -s 'map(.build_seconds // empty) | if length > 0 then (add / length | round) else 0 end' 2>/dev/null || true)
+[[ $prev =~ ^[0-9]+$ ]] || prev=0
 # image_progress PID LOG: while PID runs, a line every PROGRESS_EVERY seconds
 # (default 15): elapsed, the ETA and the step mkosi reached (its "‣" lines).
 image_progress() {
