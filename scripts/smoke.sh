@@ -147,6 +147,7 @@ boot_phase() {
 	elif grep -aqE 'Reached target .*(Basic System|Multi-User)' "$c"; then echo "systemd: $(grep -aoE 'Reached target [^.]*' "$c" | tail -n1)"
 	elif grep -aqE 'systemd\[1\]|Welcome to' "$c"; then echo "systemd starting"
 	elif grep -aq 'Linux version' "$c"; then echo "kernel booting"
+	elif grep -aq 'Shell> ' "$c"; then echo "UEFI shell: the firmware booted nothing ($(grep -a -m1 -oE 'Error starting [^\r]*|failed to start [^\r]*' "$c" | head -n1 | cut -c1-80))"
 	else echo "firmware / boot loader"; fi
 }
 
