@@ -8,7 +8,8 @@
 # reports the work instead, from what the work itself left: build.json
 # (kernel: seconds, objects compiled) and image.json (image: seconds); a cell
 # then reads "476s (built 20:41)". Stages without such a record show what
-# the status says. Also written as $OUT/summary.json:
+# the status says. A stage that waited for the machine-wide build lock shows
+# the work and the wait apart ("170s (+2659s waiting)"). Also written as $OUT/summary.json:
 #   {tool, time, kernels: [{kernel, <stage>: {result, seconds, detail,
 #    work_seconds, noop, at}}], stage_totals: {<stage>: seconds of work}}
 # Exit 1 when any recorded stage failed.
@@ -56,6 +57,16 @@ for kid in "$@"; do
 			noop=false work=$secs at=$(stat -c %Y "$f")
 			[ "$result" = ok ] || rc=1
 			cell="$result ${secs}s ${detail}"
+			ws="" wt=""
+			if [ "$result" = ok ] && ! [[ $detail =~ (cached|up\ to\ date) ]]; then
+				# The stage's time includes waiting for the machine's build lock:
+				# the work is what its own record says, when that record is this run's.
+				read -r ws wt what <<<"$(work_record "$kid" "$s")" || true
+				if [[ ${ws:-} =~ ^[0-9]+$ ]] && [ "$ws" -lt "$secs" ] && [ "$wt" -ge $((at - secs - 5)) ] && [ "$wt" -le $((at + 5)) ]; then
+					work=$ws
+					cell="ok ${ws}s (+$((secs - ws))s waiting) ${detail}"
+				fi
+			fi
 			if [ "$result" = ok ] && [[ $detail =~ (cached|up\ to\ date) ]]; then
 				noop=true
 				read -r ws wt what <<<"$(work_record "$kid" "$s")" || true

@@ -130,6 +130,11 @@ test_summary_reports_the_work_not_the_noop_pass() {
 		fail "summary.json: $(jq -c .kernels "$o/summary.json")"
 	jq -e '.stage_totals == {kernel: 476, smoke: 30}' "$o/summary.json" >/dev/null ||
 		fail "stage totals: $(jq -c .stage_totals "$o/summary.json")"
+	# A build that waited 424 s for the machine's build lock: the work is 476 s.
+	printf 'ok\t900\t5.10.262-1-zc1-smoke 476s\n' >"$o/status/5.10/kernel"
+	run_rc rc env OUT="$o" SUMMARY_REPORT=0 scripts/summary.sh 5.10
+	assert_contains "$out" "ok 476s (+424s waiting)"
+	jq -e '.stage_totals.kernel == 476' "$o/summary.json" >/dev/null || fail "stage totals: $(jq -c .stage_totals "$o/summary.json")"
 	rm -rf "$o"
 }
 
