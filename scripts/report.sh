@@ -234,7 +234,7 @@ jq -n --slurpfile k "$work/kernels.json" \
 	>"$work/page/report.json"
 
 jq -r '
-def h: tostring | @html;
+def h: tostring | gsub("\u001b\\[[0-9;?]*[A-Za-z]"; "") | gsub("[\u0000-\u0008\u000b-\u001f]"; "") | @html;
 def num(d): if . == null then "-" else (. * pow(10; d) | round / pow(10; d) | tostring) end;
 def ci(x): if x == null then "-" else "\(x.median | num(3)) [\(x.ci95[0] // null | num(3)), \(x.ci95[1] // null | num(3))]" end;
 def badge(v): "<span class=\"v v-\(v | h)\">\(v | h)</span>";
@@ -288,11 +288,11 @@ img{max-width:100%;border:1px solid #ddd;margin:.3em 0}
    ([.bench_ab.effects[] | "<tr><td>effect \(.effect | h)</td><td>\(ci(.patched))</td><td>\(ci(.control))</td><td>\(ci(.ratio_control_over_patched))</td></tr>"] | join("")) +
    "</table><p class=small>median [95 % interval] over the kept runs; effects are ratios within one run (per round).</p>" end) +
 "<h2 id=\"stages\">Stage times of the last run</h2>" +
-(if .summary == null or (.summary | type) != "object" then "<p>" + badge("missing") + " no stage record (out/summary.json: run <code>make</code> or <code>make summary</code>).</p>"
- else ([.summary.kernels[] | to_entries[] | select(.key != "kernel") | .key] | unique) as $st |
+(if .summary == null or (.summary | type) != "object" or .summary.stages == null then "<p>" + badge("missing") + " no stage record (out/summary.json: run <code>make</code> or <code>make summary</code>).</p>"
+ else (.summary.stages // []) as $st |
    "<table><tr><th>kernel</th>" + ([$st[] | "<th>\(. | h)</th>"] | join("")) + "</tr>" +
-   ([.summary.kernels[] as $r | "<tr><td>\($r.kernel | h)</td>" +
-     ([$st[] as $s | $r[$s] as $c | if $c == null then "<td>-</td>" else
+   ([.summary.kernels[] as $r | "<tr><td>\($r.name | h)</td>" +
+     ([$st[] as $s | $r.stages[$s] as $c | if $c == null then "<td>-</td>" else
        "<td>" + (if $c.result == "ok" then "" else badge($c.result) + " " end) + "\($c.work_seconds // $c.seconds) s<div class=small>\($c.detail | h)\(if $c.noop then " (no-op pass; the work is shown)" else "" end)</div></td>" end] | join("")) + "</tr>"] | join("")) +
    "<tr><th>work</th>" + ([$st[] as $s | "<th>\(.summary.stage_totals[$s] // "-") s</th>"] | join("")) + "</tr></table>" end) +
 "<script>

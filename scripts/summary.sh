@@ -10,8 +10,9 @@
 # then reads "476s (built 20:41)". Stages without such a record show what
 # the status says. A stage that waited for the machine-wide build lock shows
 # the work and the wait apart ("170s (+2659s waiting)"). Also written as $OUT/summary.json:
-#   {tool, time, kernels: [{kernel, <stage>: {result, seconds, detail,
-#    work_seconds, noop, at}}], stage_totals: {<stage>: seconds of work}}
+#   {tool, time, stages: [<stage>...], kernels: [{name, stages: {<stage>:
+#    {result, seconds, detail, work_seconds, noop, at}}}],
+#    stage_totals: {<stage>: seconds of work}}
 # Exit 1 when any recorded stage failed.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -48,7 +49,7 @@ rows=()
 declare -A cells width total
 for s in "${present[@]}"; do width[$s]=${#s}; total[$s]=0; done
 for kid in "$@"; do
-	row=$(jq -nc --arg k "$kid" '{kernel: $k}')
+	row=$(jq -nc --arg k "$kid" '{name: $k, stages: {}}')
 	for s in "${present[@]}"; do
 		f="$OUT/status/$kid/$s"
 		cell="-"
@@ -81,7 +82,7 @@ for kid in "$@"; do
 			total[$s]=$((total[$s] + work))
 			row=$(jq -c --arg s "$s" --arg r "$result" --argjson t "$secs" --arg d "$detail" \
 				--argjson w "$work" --argjson n "$noop" --arg at "$(date -u -d "@$at" +%Y-%m-%dT%H:%M:%SZ)" \
-				'.[$s] = {result: $r, seconds: $t, detail: $d, work_seconds: $w, noop: $n, at: $at}' <<<"$row")
+				'.stages[$s] = {result: $r, seconds: $t, detail: $d, work_seconds: $w, noop: $n, at: $at}' <<<"$row")
 		fi
 		cell=${cell:0:60}
 		cells[$kid/$s]=$cell
@@ -110,7 +111,8 @@ if [ -f "$OUT/gate.json" ]; then
 	printf '\ngate: %s (%s)\n' "$(jq -r '.verdict // .overall // "?"' "$OUT/gate.json")" "$OUT/gate.json"
 fi
 printf '%s\n' "${rows[@]}" | jq -s --arg time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson totals "$totals" \
-	'{tool: "zc-kernel-summary", time: $time, kernels: ., stage_totals: $totals}' >"$OUT/summary.json.tmp"
+	--argjson st "$(printf '%s\n' "${present[@]}" | jq -R . | jq -sc .)" \
+	'{tool: "zc-kernel-summary", time: $time, stages: $st, kernels: ., stage_totals: $totals}' >"$OUT/summary.json.tmp"
 mv "$OUT/summary.json.tmp" "$OUT/summary.json"
 printf '(also in %s)\n' "$OUT/summary.json"
 if [ "${SUMMARY_REPORT:-1}" != 0 ]; then
