@@ -104,7 +104,8 @@ help:
 	@echo
 	@echo 'Smoke test and benchmark'
 	@echo '  smoke-host           build zc-smoke and run it on this machine'"'"'s kernel'
-	@echo '  bench-host           run zc-rpc-bench (recv, zc, hybrid) on this machine'"'"'s kernel'
+	@echo '  bench-host           zc-rpc-bench --suite ab on this machine'"'"'s kernel: 10 interleaved runs'
+	@echo '                       per configuration, medians with 95% intervals (BENCH_REPEAT=10)'
 	@echo '  quick-smoke          tiny kernel + busybox initramfs in qemu, zc-smoke inside'
 	@echo '                       (TREE=patched|pristine, KERNEL=<lts>)'
 	@echo
@@ -120,6 +121,7 @@ help:
 	@echo
 	@echo 'Other'
 	@echo '  summary              the table of the last results, one row per kernel'
+	@echo '  report               the results page: out/report/index.html (plots, verdicts, gate)'
 	@echo '  lint                 shellcheck every script'
 	@$(MAKE) -s --no-print-directory help-mutants
 	@echo '  clean                remove out/ (downloads stay cached in $$CACHE_DIR)'
@@ -170,9 +172,14 @@ smoke-host: $(C_OUT)/zc-smoke
 	$(Q)jq -e '.summary.fail == 0' "$(OUT)/results/host/smoke.json" >/dev/null
 	@echo "smoke-host: pass ($(OUT)/results/host/smoke.{tap,json})"
 
+# BENCH_REPEAT=10 BENCH_WARMUP=1 BENCH_DURATION=0.5 (scripts/bench.sh)
 bench-host: $(C_OUT)/zc-rpc-bench
-	$(Q)mkdir -p "$(OUT)/results/host"
-	$(Q)"$(C_OUT)/zc-rpc-bench" --json "$(OUT)/results/host/bench.json"
+	$(Q)"$(SCRIPTS)"/bench.sh host
+
+# The results page from the JSON the pipeline wrote: $(OUT)/report/index.html
+.PHONY: report
+report:
+	$(Q)"$(SCRIPTS)"/report.sh
 
 TREE ?= patched
 quick-smoke: $(C_OUT)/zc-smoke $(addprefix quick-smoke-,$(KERNELS))

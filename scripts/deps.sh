@@ -29,6 +29,10 @@ BACKPORTS[image]="mkosi systemd-boot"
 GROUP[repo]="reprepro createrepo-c gnupg dnf"
 # rollout
 GROUP[rollout]="ansible ansible-lint kexec-tools openssh-client iproute2"
+# optional, not in the default set: the results page's plots (make report
+# installs this group by itself), and the browser its test renders it with
+GROUP[plot]="gnuplot-nox fonts-dejavu-core"
+GROUP[report]="gnuplot-nox fonts-dejavu-core chromium"
 
 check_only=0
 if [ "${1:-}" = --check ]; then

@@ -106,8 +106,35 @@ warm=cold
 if compgen -G "$mcache/incremental/*.cache" >/dev/null; then warm=warm; fi
 log image "$kid" "building $name.raw with mkosi $mver ($warm incremental cache; packages from ${PKG_DIRS_A[*]})"
 t0=$SECONDS
+# The last build of any image tells how long this one takes (an ETA).
+prev=$({ cat "$OUT"/images/*/image.json 2>/dev/null || true; } | jq -s 'map(.build_seconds // empty) | if length > 0 then (add / length | round) else 0 end' 2>/dev/null || true)
+[[ $prev =~ ^[0-9]+$ ]] || prev=0
+# image_progress PID LOG: while PID runs, a line every PROGRESS_EVERY seconds
+# (default 15): elapsed, the ETA and the step mkosi reached (its "‣" lines).
+image_progress() {
+	local pid=$1 logf=$2 step eta
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep "${PROGRESS_EVERY:-15}"
+		kill -0 "$pid" 2>/dev/null || break
+		step=$(grep -a '‣' "$logf" 2>/dev/null | tail -n1 | sed 's/^[^‣]*‣ *//' | cut -c1-80)
+		eta=""
+		if [ "${prev:-0}" -gt 0 ]; then
+			if [ $((SECONDS - t0)) -lt "$prev" ]; then eta=", ETA $((prev - (SECONDS - t0)))s (last builds took ${prev}s)"
+			else eta=", longer than the last builds (${prev}s)"; fi
+		fi
+		log image "$kid" "$((SECONDS - t0))s elapsed$eta: ${step:-starting mkosi}"
+	done
+}
 # mkosi insists on a terminal-less, non-interactive run: stdin from /dev/null.
-if ! quietly "$tmp/build.log" mkosi "${mkosi_args[@]}" "${force[@]}" build </dev/null; then
+mrc=0
+quietly "$tmp/build.log" mkosi "${mkosi_args[@]}" "${force[@]}" build </dev/null &
+mpid=$!
+image_progress "$mpid" "$tmp/build.log" &
+ppid=$!
+wait "$mpid" || mrc=$?
+kill "$ppid" 2>/dev/null || true
+wait "$ppid" 2>/dev/null || true
+if [ "$mrc" != 0 ]; then
 	cp "$tmp/build.log" "$OUT/images/$kid.failed.log"
 	die "mkosi could not build the $lts image (log: $OUT/images/$kid.failed.log).
 Check that the packages in ${PKG_DIRS_A[*]} install (their Depends must be in Debian bookworm)."

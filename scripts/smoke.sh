@@ -6,7 +6,11 @@
 # image's initrd and disk), so the RPM is proven bootable too.
 #   $OUT/results/<lts>/      console.log smoke.tap smoke.json bench.json verdict.json
 #                            boot.json tested-packages.json
-#   $OUT/results/<lts>/rpm/  the same for the RPM's kernel
+#   $OUT/results/<lts>/rpm/  the same for the RPM's kernel, without the benchmark
+# A line per PROGRESS_EVERY seconds (default 10) while a guest boots: the
+# elapsed time and the phase its console shows (firmware, kernel, systemd,
+# zc-smoke, zc-rpc-bench, verdict). --summary also writes bench-stats.json per
+# line and $OUT/results/bench-ab.json (scripts/stats.py).
 # Exit code: the verdict's (0 pass, 1 fail, 10 panic, 11 timeout, 12 no
 # result); the image boot's, else the RPM boot's when that one is worse.
 # A timeout is retried once; nothing else is.
@@ -27,34 +31,69 @@ set -euo pipefail
 . "$TOP/images/image-lib.sh"
 
 # --- the side-by-side table ---------------------------------------------------
+# For every line with a bench.json: bench-stats.json (medians, 95 % intervals;
+# scripts/stats.py), and for the control against the line it borrows its
+# source from, $OUT/results/bench-ab.json (the gate's bench criterion).
+# The syscall figures that tell the fix apart are those of the shapes 5.10
+# handles differently: a request in 2 skbs (hybrid-2skb) and a foreign
+# address (hybrid-foreign). Plain "hybrid" makes 2 syscalls per RPC on the
+# control too, so it is not in the table.
 summary() {
-	local lts f v modes row sumf="$OUT/results/bench-summary.txt" n=0 b zc hy qr qz qh
-	local fmt='%-8s %-14s %7s %10s %10s %12s %12s %12s\n'
+	# (per profile: bench-ab.json for smoke, bench-ab-<profile>.json for the others)
+	local sfx="" lts f v row n=0 b base sumf ab
+	[ "${PROFILE:-smoke}" = smoke ] || sfx="-$PROFILE"
+	sumf="$OUT/results/bench-summary$sfx.txt" ab="$OUT/results/bench-ab$sfx.json"
+	local s2 fo eff pn
+	local fmt='%-8s %-16s %7s %11s %11s %26s %9s\n'
+	for lts in "$@"; do
+		f="$OUT/results/$(kid "$lts")"
+		if [ -f "$f/bench.json" ] && jq -e '.configs | length > 0' "$f/bench.json" >/dev/null 2>&1; then
+			"$TOP/scripts/stats.py" summarize "$f/bench.json" -o "$f/bench-stats.json" ||
+				log smoke "$lts" "could not compute the statistics of $(relpath "$f/bench.json")"
+		else
+			rm -f "$f/bench-stats.json"
+		fi
+	done
+	rm -f "$ab"
+	base=$(sed -n 's/^SOURCE_LINE=//p' "$PATCHES_DIR/control/source.conf" 2>/dev/null || true)
+	if [ -n "$base" ] && [ -f "$OUT/results/$(kid "$base")/bench-stats.json" ] && [ -f "$OUT/results/$(kid control)/bench-stats.json" ]; then
+		"$TOP/scripts/stats.py" ab "$OUT/results/$(kid "$base")/bench.json" "$OUT/results/$(kid control)/bench.json" -o "$ab" ||
+			log smoke control "could not compare the control's benchmark with $base's"
+	fi
 	{
-		printf '%s\n' "zc-rpc-bench in each image (syscalls per RPC excluding waits; QPS per server CPU-second), boot to verdict"
+		printf '%s\n' "zc-rpc-bench in each image: medians of the interleaved runs (syscalls per RPC without waits;" \
+			"contention = hybrid p99 / recv p99 under an mmap_lock writer, [95 % interval]; poll = ns per empty call)"
 		# shellcheck disable=SC2059
-		printf "$fmt" kernel verdict boot_s zc_sc/rpc hy_sc/rpc "recv_qps/cpu" "zc_qps/cpu" "hy_qps/cpu"
+		printf "$fmt" kernel verdict boot_s "2skb_sc/rpc" "foreign_err" "contention_p99" "poll_ns"
 		for lts in "$@"; do
 			f="$OUT/results/$(kid "$lts")"
 			[ -f "$f/verdict.json" ] || continue
 			n=$((n + 1))
 			v=$(jq -r .verdict "$f/verdict.json")
 			if [ -f "$f/rpm/verdict.json" ]; then v="$v/rpm:$(jq -r .verdict "$f/rpm/verdict.json")"; fi
-			modes='{}'
-			[ -f "$f/bench.json" ] && modes=$(jq -c '[.modes[] | {key: .mode, value: .}] | from_entries' "$f/bench.json")
-			row=$(jq -r --argjson m "$modes" --arg b "$(jq -r '.boot_to_verdict_seconds // "-"' "$f/boot.json" 2>/dev/null || echo -)" -n '
-				def sc(k): ($m[k].syscalls_per_rpc_excl_wait // null) | if . == null then "-" else (. * 1000 | round / 1000 | tostring) end;
-				def q(k): ($m[k].qps_per_cpu_second // null) | if . == null then "-" else (. | round | tostring) end;
-				[$b, sc("zc"), sc("hybrid"), q("recv"), q("zc"), q("hybrid")] | @tsv')
-			IFS=$'\t' read -r b zc hy qr qz qh <<<"$row"
+			b=$(jq -r '.boot_to_verdict_seconds // "-"' "$f/boot.json" 2>/dev/null || echo -)
+			row="- - - -"
+			if [ -f "$f/bench-stats.json" ]; then
+				row=$(jq -r '
+					def m(c; k): (.configs[c].metrics[k].median // null) | if . == null then "-" else (. * 1000 | round / 1000 | tostring) end;
+					def e(k): (.effects[k] // null) | if . == null then "-" else
+						"\(.median * 100 | round / 100)[\(.ci95[0] // 0 | . * 100 | round / 100),\(.ci95[1] // 0 | . * 100 | round / 100)]" end;
+					[m("hybrid-2skb"; "syscalls_per_rpc_excl_wait"), m("hybrid-foreign"; "getsockopt_errors_per_rpc"),
+					 e("contention_p99"), (.configs["poll-inq0"].metrics["empty_poll_ns"].median // null | if . == null then "-" else (. | round | tostring) end)] | join(" ")' "$f/bench-stats.json")
+			fi
+			read -r s2 fo eff pn <<<"$row"
 			# shellcheck disable=SC2059
-			printf "$fmt" "$(kid "$lts")" "$v" "$b" "$zc" "$hy" "$qr" "$qz" "$qh"
+			printf "$fmt" "$(kid "$lts")" "$v" "$b" "$s2" "$fo" "$eff" "$pn"
 		done
+		if [ -f "$ab" ]; then
+			jq -r '"\ncontrol against \(.patched.kernel): \(.criterion.reason)" +
+				(if .criterion.decided then "" else " (undecided)" end)' "$ab"
+		fi
 	} >"$sumf.tmp"
 	if [ "$n" = 0 ]; then rm -f "$sumf.tmp"; echo "smoke summary: no results yet (make smoke)"; return 0; fi
 	mv "$sumf.tmp" "$sumf"
 	cat "$sumf"
-	printf '(also in %s)\n' "$(relpath "$sumf")"
+	printf '(also in %s%s)\n' "$(relpath "$sumf")" "$([ -f "$ab" ] && echo ", $(relpath "$ab")")"
 }
 if [ "${1:-}" = --summary ]; then
 	shift
@@ -108,6 +147,20 @@ if [ "${1:-}" = --expect-control-fail ]; then
 fi
 
 # --- one boot -----------------------------------------------------------------
+# boot_phase CONSOLE: how far a guest got, from what its console shows so far.
+boot_phase() {
+	local c=$1
+	if [ ! -s "$c" ]; then echo "firmware (no console output yet)"
+	elif grep -aq '@@ZC-SMOKE-END@@' "$c"; then echo "verdict printed, powering off"
+	elif grep -aq '@@ZC-PHASE zc-rpc-bench@@' "$c"; then echo "zc-rpc-bench running"
+	elif grep -aq '@@ZC-PHASE zc-smoke@@' "$c"; then echo "zc-smoke running"
+	elif grep -aqE 'Reached target .*(Basic System|Multi-User)' "$c"; then echo "systemd: $(grep -aoE 'Reached target [^.]*' "$c" | tail -n1)"
+	elif grep -aqE 'systemd\[1\]|Welcome to' "$c"; then echo "systemd starting"
+	elif grep -aq 'Linux version' "$c"; then echo "kernel booting"
+	elif grep -aq 'Shell> ' "$c"; then echo "UEFI shell: the firmware booted nothing ($(grep -a -m1 -oE 'Error starting [^\r]*|failed to start [^\r]*' "$c" | head -n1 | cut -c1-80))"
+	else echo "firmware / boot loader"; fi
+}
+
 ovmf_code=/usr/share/OVMF/OVMF_CODE_4M.fd
 ovmf_vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 
@@ -115,7 +168,7 @@ ovmf_vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 # firmware -> UKI) or "direct" (BOOT_KERNEL with the image's initrd and disk).
 # Sets B_CODE, B_LINE (the verdict line), B_SECS (boot to verdict).
 boot_once() {
-	local res=$1 name=$2 mode=$3 qrc=0 pid t0 tv="" now booted
+	local res=$1 name=$2 mode=$3 qrc=0 pid t0 tv="" now booted last_p=$SECONDS
 	local -a q
 	mkdir -p "$res"
 	rm -f "$res"/{console.log,qemu.log,smoke.tap,smoke.json,bench.json,verdict.json,boot.json}
@@ -135,13 +188,18 @@ boot_once() {
 		q+=(-smbios "type=11,value=io.systemd.stub.kernel-cmdline-extra=$smoke_args")
 	else
 		q+=(-device "virtio-blk-pci,drive=disk0")
-		q+=(-kernel "$BOOT_KERNEL" -initrd "$img_dir/uki.initrd" -append "$(cat "$img_dir/uki.cmdline") $smoke_args")
+		# The benchmark ran in the image's boot; this boot proves the RPM's kernel boots and passes zc-smoke.
+		q+=(-kernel "$BOOT_KERNEL" -initrd "$img_dir/uki.initrd" -append "$(cat "$img_dir/uki.cmdline") $smoke_args zc.bench.repeat=0")
 	fi
 	run timeout --kill-after=10 "$timeout_s" "${q[@]}" </dev/null >"$res/qemu.log" 2>&1 &
 	pid=$!
 	t0=$(date +%s.%N)
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 0.5
+		if [ $((SECONDS - last_p)) -ge "${PROGRESS_EVERY:-10}" ]; then
+			last_p=$SECONDS
+			log smoke "$lts" "$name: $(printf '%.0f' "$(echo "$(date +%s.%N) - $t0" | bc)")s, $(boot_phase "$res/console.log")"
+		fi
 		if [ -z "$tv" ] && grep -aq '@@ZC-SMOKE-END@@' "$res/console.log" 2>/dev/null; then
 			tv=$(date +%s.%N)
 		fi
