@@ -20,7 +20,7 @@ dir="$KEYS_DIR/secureboot"
 
 sb_key() {
 	if [ -n "${SB_KEY:-}" ] || [ -n "${SB_CERT:-}" ]; then
-		[ -r "${SB_KEY:-}" ] && [ -r "${SB_CERT:-}" ] || die "SB_KEY and SB_CERT must both name readable PEM files (got SB_KEY='${SB_KEY:-}', SB_CERT='${SB_CERT:-}')"
+		if [ ! -r "${SB_KEY:-}" ] || [ ! -r "${SB_CERT:-}" ]; then die "SB_KEY and SB_CERT must both name readable PEM files (got SB_KEY='${SB_KEY:-}', SB_CERT='${SB_CERT:-}')"; fi
 		openssl x509 -in "$SB_CERT" -noout 2>/dev/null || die "SB_CERT=$SB_CERT is not a PEM X.509 certificate"
 		openssl pkey -in "$SB_KEY" -noout 2>/dev/null || die "SB_KEY=$SB_KEY is not a PEM private key without passphrase"
 		KEY=$SB_KEY CERT=$SB_CERT
@@ -56,19 +56,19 @@ case "${1:-}" in
 	;;
 '' | -*) die "usage: sign-image.sh --key | sign-image.sh IN OUT" ;;
 *)
-	in=$1 out=${2:?usage: sign-image.sh IN OUT}
+	in=$1 dest=${2:?usage: sign-image.sh IN OUT}
 	[ -f "$in" ] || die "no kernel image $in to sign"
 	for t in sbsign sbverify faketime; do
 		command -v "$t" >/dev/null || die "$t is missing: run 'make deps' (packages sbsigntool, faketime)"
 	done
 	sb_key
 	epoch=${SOURCE_DATE_EPOCH:-$(stat -c %Y "$in")}
-	tmp="$out.tmp.$$"
-	TZ=UTC quietly "$out.log" faketime -f "$(date -u -d "@$epoch" '+%Y-%m-%d %H:%M:%S')" \
+	tmp="$dest.tmp.$$"
+	TZ=UTC quietly "$dest.log" faketime -f "$(date -u -d "@$epoch" '+%Y-%m-%d %H:%M:%S')" \
 		sbsign --key "$KEY" --cert "$CERT" --output "$tmp" "$in" ||
 		{ rm -f "$tmp"; die "sbsign could not sign $in (is it an EFI-stub kernel? CONFIG_EFI_STUB=y)"; }
-	quietly "$out.log" sbverify --cert "$CERT" "$tmp" || { rm -f "$tmp"; die "the signature sbsign made on $in does not verify"; }
-	rm -f "$out.log"
-	mv "$tmp" "$out"
+	quietly "$dest.log" sbverify --cert "$CERT" "$tmp" || { rm -f "$tmp"; die "the signature sbsign made on $in does not verify"; }
+	rm -f "$dest.log"
+	mv "$tmp" "$dest"
 	;;
 esac

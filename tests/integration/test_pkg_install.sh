@@ -272,7 +272,7 @@ test_every_module_is_signed_with_the_project_key() {
 
 test_image_signature_verifies_with_the_project_certificate() {
 	command -v sbverify >/dev/null || skip "sbverify is missing (sbsigntool)"
-	local k x other
+	local k x
 	[ -s "out/pkg/$PI_NEW/KREL" ] || make -s deb rpm KERNEL=$PI_NEW >/dev/null
 	k=$(pi_krel "$PI_NEW")
 	x=$(mktemp -d)
