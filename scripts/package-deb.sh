@@ -52,7 +52,7 @@ done
 subst "$tpl/linux-headers.postinst" >"$src/debian/linux-headers-$KREL.postinst"
 deb_overrides "$tpl/linux-image.lintian-overrides" "linux-image-$KREL"
 deb_overrides "$tpl/linux-headers.lintian-overrides" "linux-headers-$KREL"
-deb_changelog "linux-zc-$LINE-${PROFILE:-smoke}" "$DEBVER" "$EPOCH" "${CHANGES[@]}" >"$src/debian/changelog"
+pkg_history deb "linux-zc-$LINE-${PROFILE:-smoke}" >"$src/debian/changelog"
 
 (cd "$src" && quietly "$work/build.log" dpkg-buildpackage -b -us -uc -a amd64) ||
 	die "dpkg-buildpackage failed for $lts (log: $work/build.log, kept in $OUT/pkg/$KID/deb-build.log)"

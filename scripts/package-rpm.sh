@@ -21,7 +21,7 @@ work=$(mktemp -d "$OUT/pkg/$KID/.rpm.XXXXXX")
 cleanup_on_exit "$work"
 log rpm "$lts" "packaging $KREL as $RPMNAME-$RPMVER-$RPMREL"
 
-rpm_changelog "$RPMVER-$RPMREL" "$EPOCH" "${CHANGES[@]}" >"$work/changelog"
+pkg_history rpm >"$work/changelog"
 pkg_signed_image "$work/vmlinuz-$KREL"
 dbg="" nil='%{nil}'
 if pkg_has_dbg; then

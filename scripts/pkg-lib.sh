@@ -93,7 +93,7 @@ pkg_inputs_sum() {
 		# The image is signed: the certificate is an input too.
 		cat "$("$TOP/scripts/sign-image.sh" --key)"
 		if pkg_has_dbg; then sha256sum "$BUILD/obj/vmlinux" | cut -d' ' -f1; fi
-		(cd "$TOP" && find "packaging/$fmt" packaging/deb/kernel/running-kernel-guard.sh scripts/pkg-lib.sh \
+		(cd "$TOP" && find "packaging/$fmt" packaging/deb/kernel/running-kernel-guard.sh packaging/deb/kernel/history scripts/pkg-lib.sh \
 			scripts/sign-image.sh "scripts/package-$fmt.sh" -type f -print0 |
 			LC_ALL=C sort -z | xargs -0 cat)
 	} | sha256sum | cut -d' ' -f1
@@ -128,6 +128,43 @@ rpm_changelog() {
 	shift 2
 	echo "* $(LC_ALL=C date -u -d "@$epoch" '+%a %b %d %Y') $MAINTAINER - $evr"
 	for c in "$@"; do echo "- $c"; done
+}
+
+# pkg_history FORMAT [SOURCE]: the line's cumulative changelog: the entry of
+# this build (CHANGES), then every older entry kept in
+# packaging/deb/kernel/history/<lts>, as deb (with SOURCE) or rpm entries.
+pkg_history() {
+	local fmt=$1 src=${2:-} hist="$TOP/packaging/deb/kernel/history/$LTS" line ver date
+	local -a ch=()
+	pkg_history_entry() { # one kept entry, in FORMAT
+		[ -n "$ver" ] || return 0
+		[ "$ver" != "$DEBVER" ] || return 0
+		dpkg --compare-versions "$ver" lt "$DEBVER" ||
+			die "$hist: entry $ver is not older than the pinned $DEBVER"
+		echo
+		if [ "$fmt" = deb ]; then
+			deb_changelog "$src" "$ver" "$(date -u -d "$date 00:00" +%s)" "${ch[@]}"
+		else
+			local up=${ver%%-*} rest=${ver#*-}
+			local rev=${rest%+zc*} n=${rest##*+zc}
+			rpm_changelog "$up-${rev//\~/_}.zc$n.${PROFILE:-smoke}" "$(date -u -d "$date 00:00" +%s)" "${ch[@]}"
+		fi
+	}
+	if [ "$fmt" = deb ]; then deb_changelog "$src" "$DEBVER" "$EPOCH" "${CHANGES[@]}"
+	else rpm_changelog "$RPMVER-$RPMREL" "$EPOCH" "${CHANGES[@]}"; fi
+	[ -f "$hist" ] || return 0
+	ver="" date=""
+	while IFS= read -r line || [ -n "$line" ]; do
+		if [[ $line =~ ^([0-9][A-Za-z0-9.+~-]*)\ ([0-9]{4}-[0-9]{2}-[0-9]{2})$ ]]; then
+			pkg_history_entry
+			ver=${BASH_REMATCH[1]} date=${BASH_REMATCH[2]} ch=()
+		elif [[ $line =~ ^\ \ (.+)$ ]] && [ -n "$ver" ]; then
+			ch+=("${BASH_REMATCH[1]}")
+		elif [ -n "$line" ]; then
+			die "$hist: cannot read line '$line' (expected '<version> <YYYY-MM-DD>' or a change indented by two spaces)"
+		fi
+	done <"$hist"
+	pkg_history_entry
 }
 
 # pkg_publish FORMAT DIR LINTER: DIR (the linted packages) becomes

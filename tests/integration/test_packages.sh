@@ -49,6 +49,12 @@ test_deb_versions_and_changelog_name_the_series() {
 	log=$(zcat "$x/usr/share/doc/linux-image-$k/changelog.Debian.gz")
 	for c in 2cd81161848d 936ced415751 f21a3c480398 0c3936d32f75; do assert_contains "$log" "$c" "changelog"; done
 	assert_contains "$log" "EINVAL" "changelog (user-visible change)"
+	# Cumulative: every older entry of the line is kept, in both formats.
+	local v
+	for v in $(sed -n 's/^\([0-9][^ ]*\) [0-9-]*$/\1/p' packaging/deb/kernel/history/5.10); do
+		assert_contains "$log" "($v)" "debian changelog (kept entry)"
+		assert_contains "$(rpm -qp --changelog "$(rpm_of 5.10)")" "- ${v%%-*}-" "rpm changelog (kept entry $v)"
+	done
 	rm -rf "$x"
 }
 

@@ -287,3 +287,36 @@ test_image_signature_verifies_with_the_project_certificate() {
 	file -b "$x/deb/boot/vmlinuz-$k" | grep -q "version $k " || fail "the signed image is no longer a bzImage of $k"
 	rm -rf "$x"
 }
+
+# --- debug symbols ---------------------------------------------------------------
+
+# Every -dbg package built (the smoke profile has no debug info; the fleet
+# profiles do): gdb reads the DWARF of the vmlinux, finds each stripped
+# module's debug file through its .build-id link, and the link kdump-tools
+# and crash look for is there. The same tree is in the -debuginfo rpm.
+test_debug_symbols_packages_are_usable() {
+	local d n=0 k x ko id rel dbgrpm
+	while IFS= read -r d; do
+		n=$((n + 1))
+		k=$(dpkg-deb -f "$d" Package | sed 's/^linux-image-//; s/-dbg$//')
+		x=$(mktemp -d)
+		dpkg-deb -x "$d" "$x/dbg"
+		dpkg-deb -x "$(ls "$(dirname "$d")"/linux-image-"$k"_*.deb)" "$x/img"
+		assert_eq "boot/vmlinux-$k" "$(readlink "$x/dbg/usr/lib/debug/vmlinux-$k")" "/usr/lib/debug/vmlinux-$k link"
+		gdb -nx -batch -ex 'info line tcp_recvmsg' "$x/dbg/usr/lib/debug/boot/vmlinux-$k" 2>&1 | grep -q 'Line [0-9]* of "[^"]*tcp.c"' ||
+			fail "gdb finds no line information for tcp_recvmsg in the -dbg vmlinux of $k"
+		# One stripped module of the image: its debug file through .build-id.
+		ko=$(find "$x/img/lib/modules/$k" -name '*.ko' | head -n1)
+		[ -n "$ko" ] || fail "no module in linux-image-$k"
+		id=$(readelf -n "$ko" | sed -n 's/^ *Build ID: *//p')
+		rel=$(readlink "$x/dbg/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug") || fail "no .build-id link for $(basename "$ko") ($id)"
+		[ -f "$x/dbg/usr/lib/debug/.build-id/${id:0:2}/$rel" ] || fail ".build-id link $rel of $(basename "$ko") is dangling"
+		gdb -nx -batch -ex "set debug-file-directory $x/dbg/usr/lib/debug" -ex "file $ko" -ex 'info functions init_module' 2>&1 |
+			grep -q "Reading symbols from $x/dbg/usr/lib/debug/.build-id/" || fail "gdb does not find the debug file of $(basename "$ko") by its build id"
+		dbgrpm=$(find "$(dirname "$d")/../rpm" -name "kernel-zc*-debuginfo-*.rpm" | head -n1)
+		[ -n "$dbgrpm" ] || fail "no -debuginfo rpm beside $d"
+		assert_contains "$(rpm -qpl "$dbgrpm")" "/usr/lib/debug/boot/vmlinux-$k" "-debuginfo rpm"
+		rm -rf "$x"
+	done < <(find out/pkg -path '*/deb/linux-image-*-dbg_*.deb' 2>/dev/null)
+	[ "$n" -gt 0 ] || skip "no -dbg package built: the profiles built here have no CONFIG_DEBUG_INFO (the cloud and distro profiles do)"
+}
