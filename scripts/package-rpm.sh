@@ -48,7 +48,8 @@ quietly "$work/rpmbuild.log" rpmbuild -bb \
 mkdir -p "$work/pub"
 find "$work/out" -name '*.rpm' -exec mv {} "$work/pub/" \;
 log rpm "$lts" "rpmlint"
-if ! rpmlint -c "$TOP/packaging/rpm/rpmlint.toml" "$work/pub"/*.rpm >"$work/pub/rpmlint.log" 2>&1; then
+if ! rpmlint -c "$TOP/packaging/rpm/rpmlint.toml" "$work/pub"/*.rpm >"$work/pub/rpmlint.log" 2>&1 ||
+	! grep -q ' 0 errors, 0 warnings' "$work/pub/rpmlint.log"; then
 	cp "$work/pub/rpmlint.log" "$OUT/pkg/$KID/rpmlint.log"
 	grep -E ": [EW]: " "$work/pub/rpmlint.log" | awk '{print $2, $3}' | sort | uniq -c | sort -rn >&2
 	die "rpmlint reports errors or unfiltered warnings for $lts (full list: $OUT/pkg/$KID/rpmlint.log): fix them, or filter them with a reason in packaging/rpm/rpmlint.toml"
