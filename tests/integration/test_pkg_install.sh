@@ -320,3 +320,44 @@ test_debug_symbols_packages_are_usable() {
 	done < <(find out/pkg -path '*/deb/linux-image-*-dbg_*.deb' 2>/dev/null)
 	[ "$n" -gt 0 ] || skip "no -dbg package built: the profiles built here have no CONFIG_DEBUG_INFO (the cloud and distro profiles do)"
 }
+
+# --- two profiles of one line --------------------------------------------------
+
+# Every pair of profiles of one line that has packages here (e.g. out/pkg/5.10
+# and out/pkg/5.10-cloud): no path is shipped by both (deb and rpm), and both
+# images install together with dpkg and with rpm.
+test_two_profiles_of_a_line_install_side_by_side() {
+	local a b pairs=() l p rc fa fb
+	for a in out/pkg/*/KREL; do
+		l=$(basename "$(dirname "$a")")
+		[[ $l == *-* ]] || continue
+		[ -s "out/pkg/${l%%-*}/KREL" ] && pairs+=("${l%%-*} $l")
+	done
+	[ "${#pairs[@]}" -gt 0 ] || skip "no line has packages of two profiles here (e.g. make deb rpm KERNEL=5.10 PROFILE=cloud)"
+	[ "$(id -u)" = 0 ] || skip "needs root (chroot)"
+	for p in "${pairs[@]}"; do
+		read -r a b <<<"$p"
+		for fmt in deb rpm; do
+			fa=$(mktemp) fb=$(mktemp)
+			for f in out/pkg/"$a"/"$fmt"/*."$fmt"; do
+				if [ "$fmt" = deb ]; then dpkg-deb -c "$f" | awk '$1 !~ /^d/ {print $6}'; else rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$f" | awk '$1 !~ /^d/ {print $2}'; fi
+			done | sed 's|^\./|/|' | LC_ALL=C sort -u >"$fa"
+			for f in out/pkg/"$b"/"$fmt"/*."$fmt"; do
+				if [ "$fmt" = deb ]; then dpkg-deb -c "$f" | awk '$1 !~ /^d/ {print $6}'; else rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$f" | awk '$1 !~ /^d/ {print $2}'; fi
+			done | sed 's|^\./|/|' | LC_ALL=C sort -u >"$fb"
+			assert_eq "" "$(LC_ALL=C comm -12 "$fa" "$fb" | head -n 5)" "$fmt paths shipped by both $a and $b"
+			rm -f "$fa" "$fb"
+		done
+		pi_root debhost dkms gcc make libc6-dev kmod linux-base initramfs-tools
+		cp "$(ls out/pkg/"$a"/deb/linux-image-"$(pi_krel "$a")"_*.deb)" "$(ls out/pkg/"$b"/deb/linux-image-"$(pi_krel "$b")"_*.deb)" "$ROOT/tmp/"
+		run_rc rc in_root sh -c 'dpkg -i /tmp/linux-image-*.deb'
+		pi_cleanup
+		assert_eq 0 "$rc" "dpkg -i of $a and $b together ($out)"
+		ROOT=$(mktemp -d)
+		rpm --root "$ROOT" --initdb
+		run_rc rc rpm --root "$ROOT" -i --nodeps --noscripts --test "$TOP/$(pi_rpm_of "$a")" "$TOP/$(pi_rpm_of "$b")" \
+			"$(find "out/pkg/$a/rpm" -name 'kernel-zc*-devel-*.rpm')" "$(find "out/pkg/$b/rpm" -name 'kernel-zc*-devel-*.rpm')"
+		rm -rf "$ROOT"
+		assert_eq 0 "$rc" "rpm transaction of $a and $b together (conflicts) ($out)"
+	done
+}
