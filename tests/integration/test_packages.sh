@@ -154,3 +154,33 @@ test_profile_option_dropped_by_olddefconfig_is_named() {
 	assert_contains "$out" "CONFIG_DMIID: asked y in $(basename "$frag"), got not set"
 	rm -rf "$obj" "$frag"
 }
+
+# Every lintian override and every rpmlint filter is still needed: lintian
+# reports no unused override, and each rpmlint filter that names a package
+# built here matches a line of rpmlint's unfiltered output.
+test_lint_overrides_and_filters_are_all_used() {
+	local debs rpms cfg raw unused
+	mapfile -t debs < <(find out/pkg/ -path '*/deb/*.deb')
+	mapfile -t rpms < <(find out/pkg/ -path '*/rpm/*.rpm')
+	[ "${#debs[@]}" -gt 0 ] && [ "${#rpms[@]}" -gt 0 ] || make -s deb rpm KERNEL=5.10 >/dev/null
+	mapfile -t debs < <(find out/pkg/ -path '*/deb/*.deb')
+	mapfile -t rpms < <(find out/pkg/ -path '*/rpm/*.rpm')
+	unused=$(lintian -I --show-overrides "${debs[@]}" 2>&1 | grep 'unused-override' || true)
+	assert_eq "" "$unused" "unused lintian overrides"
+	cfg=$(mktemp --suffix=.toml)
+	grep -vE "^\s*('|Filters|\])" packaging/rpm/rpmlint.toml >"$cfg"
+	raw=$(rpmlint -c "$cfg" "${rpms[@]}" 2>&1 || true)
+	rm -f "$cfg"
+	unused=$(RAW="$raw" NAMES="$(for r in "${rpms[@]}"; do rpm -qp --qf '%{NAME}.%{ARCH}\n' "$r"; done)" python3 -c '
+import os, re, tomllib
+filters = tomllib.load(open("packaging/rpm/rpmlint.toml", "rb"))["Filters"]
+raw, names = os.environ["RAW"], os.environ["NAMES"].split()
+for f in filters:
+    pkg = re.match(r"^(.*?\\\.x86_64):", f)
+    if pkg and not any(re.match(pkg.group(1) + "$", n) for n in names):
+        continue  # names a package not built here (e.g. -debuginfo of a profile without debug info)
+    if not re.search(f, raw, re.M):
+        print(f)
+')
+	assert_eq "" "$unused" "rpmlint filters that match nothing"
+}

@@ -317,7 +317,7 @@ test_debug_symbols_packages_are_usable() {
 		[ -n "$dbgrpm" ] || fail "no -debuginfo rpm beside $d"
 		assert_contains "$(rpm -qpl "$dbgrpm")" "/usr/lib/debug/boot/vmlinux-$k" "-debuginfo rpm"
 		rm -rf "$x"
-	done < <(find out/pkg -path '*/deb/linux-image-*-dbg_*.deb' 2>/dev/null)
+	done < <(find out/pkg/ -path '*/deb/linux-image-*-dbg_*.deb' 2>/dev/null)
 	[ "$n" -gt 0 ] || skip "no -dbg package built: the profiles built here have no CONFIG_DEBUG_INFO (the cloud and distro profiles do)"
 }
 
