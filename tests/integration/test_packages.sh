@@ -22,6 +22,8 @@ test_packages_of_all_lines_build_lint_clean() {
 		deb_of "$lts" linux-image >/dev/null || fail "no linux-image .deb for $lts"
 		deb_of "$lts" linux-headers >/dev/null || fail "no linux-headers .deb for $lts"
 		rpm_of "$lts" >/dev/null || fail "no kernel rpm for $lts"
+		# One name per line and profile: dnf never takes another line for an upgrade.
+		assert_eq "kernel-zc$lts-smoke" "$(rpm -qp --qf '%{NAME}' "$(rpm_of "$lts")")" "rpm name of $lts"
 		rpm_of "$lts" devel >/dev/null || fail "no kernel devel rpm for $lts"
 		ls out/pkg/"$lts"/deb/linux-image-zc-"$lts"-smoke_*.deb out/pkg/"$lts"/deb/linux-headers-zc-"$lts"-smoke_*.deb >/dev/null ||
 			fail "no metapackages for $lts"
