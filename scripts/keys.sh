@@ -20,6 +20,11 @@ set -euo pipefail
 need_tools keys gpg gpgconf flock
 mkdir -p "$KEYS_DIR"
 
+# The kernel's keys, made once too: module signing (module-key.sh) and the
+# Secure Boot key the image is signed with for shim (sign-image.sh).
+log keys all "module-signing key: $("$TOP/scripts/module-key.sh")"
+log keys all "Secure Boot certificate: $("$TOP/scripts/sign-image.sh" --key) (enroll ${KEYS_DIR}/secureboot/db.cer with mokutil --import)"
+
 if [ -n "${SIGNING_KEY:-}" ]; then
 	signing_setup
 	export_public_key "$KEYS_DIR"

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# package-deb.sh LTS: linux-image-<KREL> and linux-headers-<KREL> .debs from the
-# tree scripts/kernel.sh staged, with dpkg-buildpackage and the templates in
-# packaging/deb/kernel/; lintian must report no error and no warning that is
-# not overridden (with a reason) in the templates. Output: $OUT/pkg/<lts>/deb/.
+# package-deb.sh LTS: from the tree scripts/kernel.sh staged, with
+# dpkg-buildpackage and the templates in packaging/deb/kernel/:
+#   linux-image-<KREL>            the kernel (image signed for shim), modules
+#                                 (signed at the build), System.map, config
+#   linux-headers-<KREL>          for out-of-tree modules; its postinst runs dkms
+#   linux-image-<KREL>-dbg        debug symbols, when the build has debug info
+#   linux-image-zc-<line>-<profile>, linux-headers-zc-<line>-<profile>
+#                                 metapackages on the newest build of the line
+# lintian must report no error and no warning that is not overridden (with a
+# reason) in the templates. Output: $OUT/pkg/<kid>/deb/.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -17,19 +23,36 @@ tpl="$TOP/packaging/deb/kernel"
 mkdir -p "$OUT/pkg/$KID"
 work=$(mktemp -d "$OUT/pkg/$KID/.deb.XXXXXX")
 cleanup_on_exit "$work"
-src="$work/linux-zc-$KREL"
+src="$work/linux-zc-$LINE-${PROFILE:-smoke}-$DEBVER"
 mkdir -p "$src/debian/source"
 log deb "$lts" "packaging $KREL as $DEBVER"
 
+# deb_overrides TEMPLATE PACKAGE: the package's lintian overrides, when the
+# template has any (an empty override file would be shipped for nothing).
+deb_overrides() {
+	if grep -qv '^[[:space:]]*\(#\|$\)' "$1"; then subst "$1" >"$src/debian/$2.lintian-overrides"; fi
+}
+
 subst "$tpl/control.in" >"$src/debian/control"
+dbg=""
+if pkg_has_dbg; then
+	log deb "$lts" "debug symbols: linux-image-$KREL-dbg"
+	dbg="$work/dbg"
+	pkg_dbg_tree "$dbg"
+	subst "$tpl/linux-image-dbg.control.in" >>"$src/debian/control"
+	deb_overrides "$tpl/linux-image-dbg.lintian-overrides" "linux-image-$KREL-dbg"
+fi
+pkg_signed_image "$work/vmlinuz-$KREL"
 cp "$tpl/rules" "$tpl/copyright" "$src/debian/"
 echo "1.0" >"$src/debian/source/format"
-printf 'KREL := %s\nSTAGE := %s\n' "$KREL" "$STAGE" >"$src/debian/zc.mk"
-for s in preinst postinst prerm postrm lintian-overrides; do
-	subst "$tpl/linux-image.$s" >"$src/debian/linux-image-$KREL.$s"
+printf 'KREL := %s\nSTAGE := %s\nIMAGE := %s\nDBG := %s\n' "$KREL" "$STAGE" "$work/vmlinuz-$KREL" "$dbg" >"$src/debian/zc.mk"
+for s in preinst postinst prerm postrm; do
+	subst "$tpl/linux-image.$s" | sed -e "/^#ZC_GUARD#\$/{r $tpl/running-kernel-guard.sh" -e 'd}' >"$src/debian/linux-image-$KREL.$s"
 done
-subst "$tpl/linux-headers.lintian-overrides" >"$src/debian/linux-headers-$KREL.lintian-overrides"
-deb_changelog linux-zc "$DEBVER" "$EPOCH" "${CHANGES[@]}" >"$src/debian/changelog"
+subst "$tpl/linux-headers.postinst" >"$src/debian/linux-headers-$KREL.postinst"
+deb_overrides "$tpl/linux-image.lintian-overrides" "linux-image-$KREL"
+deb_overrides "$tpl/linux-headers.lintian-overrides" "linux-headers-$KREL"
+pkg_history deb "linux-zc-$LINE-${PROFILE:-smoke}" >"$src/debian/changelog"
 
 (cd "$src" && quietly "$work/build.log" dpkg-buildpackage -b -us -uc -a amd64) ||
 	die "dpkg-buildpackage failed for $lts (log: $work/build.log, kept in $OUT/pkg/$KID/deb-build.log)"

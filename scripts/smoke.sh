@@ -292,9 +292,9 @@ smoke_args="zc.smoke=1 oops=panic zc.stress=$stress_s"
 # The RPM's kernel, checked before anything boots.
 rpm_kernel=""
 if [ "${SMOKE_RPM:-auto}" != no ]; then
-	rpm_kernel=$(image_rpm_files | grep -E '/kernel-zc-[0-9][^/]*\.x86_64\.rpm$' | head -n1 || true)
+	rpm_kernel=$(image_rpm_files | grep -E '/kernel-zc[0-9.]+-[a-z0-9]+-[0-9][^/]*\.x86_64\.rpm$' | head -n1 || true)
 	if [ -z "$rpm_kernel" ] && [ -z "${RPM_DIRS:-}" ]; then
-		die "no kernel-zc-*.x86_64.rpm in ${RPM_DIRS_A[*]}: the RPM's kernel must boot too. Build the packages ('make package KERNEL=$lts'), or SMOKE_RPM=no to skip it."
+		die "no kernel-zc<line>-<profile>-*.x86_64.rpm in ${RPM_DIRS_A[*]}: the RPM's kernel must boot too. Build the packages ('make package KERNEL=$lts'), or SMOKE_RPM=no to skip it."
 	fi
 fi
 
