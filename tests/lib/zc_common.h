@@ -26,7 +26,7 @@
 #include <sys/utsname.h>
 
 #ifndef ZC_VERSION
-#define ZC_VERSION "1.0"
+#define ZC_VERSION "1.1"
 #endif
 
 #ifndef TCP_ZEROCOPY_RECEIVE
