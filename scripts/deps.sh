@@ -20,7 +20,7 @@ GROUP[base]="build-essential yamllint bc bison flex libssl-dev libelf-dev rsync 
   ccache git patch dpkg-dev dwarves openssl ca-certificates debian-archive-keyring jq libxml2-utils python3
   python3-yaml shellcheck strace busybox-static qemu-system-x86 qemu-utils file"
 # packages: .deb and .rpm and their linters
-GROUP[pkg]="debhelper fakeroot lintian rpm rpmlint debootstrap"
+GROUP[pkg]="debhelper fakeroot lintian rpm rpmlint debootstrap sbsigntool faketime gdb"
 # images and their boot (mkosi and systemd-boot come from bookworm-backports)
 GROUP[image]="python3-pefile ovmf dosfstools mtools fdisk reprepro systemd-container"
 declare -A BACKPORTS
