@@ -40,6 +40,8 @@ copy_project() {
 	cp -a "$OUT/bin/." "$1/out/bin/"
 }
 
+echo "TAP version 13"
+echo "1..${#sel[@]}"
 if [ "${MUTANTS_BASELINE:-1}" = 1 ]; then
 	union=$(for m in "${sel[@]}"; do sed -n 's/^# tests: *//p' "$m" | head -n1; done | sort -u | paste -sd'|')
 	copy_project "$base/baseline"
@@ -52,8 +54,6 @@ if [ "${MUTANTS_BASELINE:-1}" = 1 ]; then
 	[ "${MUTANTS_KEEP:-0}" = 1 ] || rm -rf "$base/baseline"
 fi
 
-echo "TAP version 13"
-echo "1..${#sel[@]}"
 n=0 killed=0 survived=0 broken=0
 for m in "${sel[@]}"; do
 	n=$((n + 1))
