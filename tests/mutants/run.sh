@@ -8,6 +8,8 @@
 # named tests run there. The mutant is killed when at least one of them fails;
 # a mutant that survives fails this script. A TAP line per mutant, a summary,
 # exit 0 only when every mutant was killed.
+# First the same tests run on an unmutated copy: a kill only counts when they
+# pass without the mutation (MUTANTS_BASELINE=0 skips that).
 #   MUTANTS_KEEP=1  keep the scratch copies (under $OUT/mutants/)
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,8 +33,27 @@ base="$OUT/mutants"
 rm -rf "$base"
 mkdir -p "$base"
 
+# copy_project DIR: the tracked files of the project, and the C programs.
+copy_project() {
+	mkdir -p "$1/out/bin"
+	git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$1"
+	cp -a "$OUT/bin/." "$1/out/bin/"
+}
+
 echo "TAP version 13"
 echo "1..${#sel[@]}"
+if [ "${MUTANTS_BASELINE:-1}" = 1 ]; then
+	union=$(for m in "${sel[@]}"; do sed -n 's/^# tests: *//p' "$m" | head -n1; done | sort -u | paste -sd'|')
+	copy_project "$base/baseline"
+	if ! (cd "$base/baseline" && OUT="$base/baseline/out" TESTS="$union" tests/run.sh) >"$base/baseline.log" 2>&1; then
+		echo "error: the tests the mutants name do not pass on the unmutated project (log $base/baseline.log):" >&2
+		grep '^not ok' "$base/baseline.log" >&2
+		exit 1
+	fi
+	echo "# baseline: $(tail -n1 "$base/baseline.log") without mutations"
+	[ "${MUTANTS_KEEP:-0}" = 1 ] || rm -rf "$base/baseline"
+fi
+
 n=0 killed=0 survived=0 broken=0
 for m in "${sel[@]}"; do
 	n=$((n + 1))
@@ -45,9 +66,7 @@ for m in "${sel[@]}"; do
 		continue
 	fi
 	scratch="$base/$name"
-	mkdir -p "$scratch/out/bin"
-	git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$scratch"
-	cp -a "$OUT/bin/." "$scratch/out/bin/"
+	copy_project "$scratch"
 	sed -i -f "$m" "$scratch/$file"
 	if cmp -s "$file" "$scratch/$file"; then
 		echo "not ok $n - $name # stale: the mutation no longer changes $file"
