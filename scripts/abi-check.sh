@@ -11,6 +11,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+need_tools abi dpkg-deb tar jq python3
 lts=${1:-}
 profile=${PROFILE:-smoke}
 load_conf "$lts"

@@ -21,6 +21,7 @@ set -euo pipefail
 
 lts=${1:-}
 profile=${PROFILE:-smoke}
+need_tools kernel make gcc bc flex bison openssl rsync jq python3
 load_conf "$lts"
 tree="$OUT/patched/$lts"
 [ -f "$tree/.zc-series" ] || die "no patched tree for $lts: run 'make patch KERNEL=$lts' first"
@@ -92,6 +93,9 @@ else
 		"$ZC_SALT" >"$base/identity.config"
 	fragments+=("$base/identity.config")
 	if [[ $PROF_BASE == debian:* ]]; then
+		# Debian's configurations enable BTF: without pahole 5.10 and 6.1 fail
+		# to link, and 6.12 silently drops it.
+		need_tools kernel pahole dpkg-deb xz
 		export DRIFT_REPORT="$base/config-drift.txt" DRIFT_ALLOW="$TOP/packaging/configs/${PROF_DRIFT_ALLOW:-toolchain.drift}"
 	fi
 	"$TOP/scripts/kconfig.sh" "$tree" "$obj" "$basecfg" "${fragments[@]}"

@@ -321,6 +321,8 @@ declare -gA ZC_TOOL_PKG=(
 	[jq]=jq [xmllint]=libxml2-utils [git]=git
 	[reprepro]=reprepro [createrepo_c]=createrepo-c [gpg]=gnupg [gpgv]=gpgv
 	[gpgconf]=gnupg [rpm]=rpm [rpmsign]=rpm [rpmbuild]=rpm [python3]=python3
+	[gcc]=gcc [bc]=bc [flex]=flex [bison]=bison [pahole]=dwarves [openssl]=openssl
+	[rsync]=rsync [ccache]=ccache
 )
 # need_tools STAGE CMD...: every CMD is on PATH, or one error naming all the
 # missing ones and their packages, and what to run.

@@ -19,6 +19,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+need_tools outdated apt-get apt-cache dpkg jq
 lines=("$@")
 if [ "${#lines[@]}" -eq 0 ]; then read -r -a lines <<<"$(known_lts)"; fi
 mkdir -p "$OUT"

@@ -25,9 +25,7 @@ set -euo pipefail
 lts=${1:-}
 load_conf "$lts"
 [ "$SRC_LINE" = "$lts" ] || die "$lts borrows the source of $SRC_LINE: refresh $SRC_LINE instead (make refresh KERNEL=$SRC_LINE)"
-for t in apt-get dpkg-deb patch jq xz; do
-	command -v "$t" >/dev/null || die "$t is missing: run 'make deps'"
-done
+need_tools refresh apt-get apt-cache dpkg dpkg-deb patch jq xz
 t0=$SECONDS
 conf="$PATCHES_DIR/$lts/source.conf"
 scratch="$OUT/refresh/$lts"
