@@ -3,7 +3,7 @@
 # whole rollout (make rollout) without any real host.
 #
 # Every VM boots the project's UEFI disk image of LAB_KERNEL (default
-# "control": the unpatched 5.10.223-zc0, so the rollout target 5.10.223-zc1
+# "control": the unpatched 5.10 (-zc0), so the rollout target, the patched 5.10 (-zc1),
 # is another kernel) through OVMF, on a qcow2 overlay of one private copy of
 # the image (the image in out/images may be rebuilt meanwhile), with its own
 # OVMF_VARS, virtio-rng, an i6300esb watchdog (qemu resets the VM when it
@@ -207,4 +207,4 @@ jq -n --arg image "$(basename "$image")" --arg krel "$lab_krel" --arg accel "$ac
 started=0
 log lab all "lab fleet of $n up in $((SECONDS - t0)) s: inventory $LAB_DIR/inventory.ini, repository $repo_url -> $repo_dir"
 echo "lab fleet: $n host(s) running $lab_krel; inventory $LAB_DIR/inventory.ini"
-echo "next: make rollout (CHANNEL=stable KREL=5.10.223-zc1), then make lab-down"
+echo "next: make rollout (CHANNEL=stable KREL=$(cat "$OUT/pkg/5.10/KREL" 2>/dev/null || echo '<release>')), then make lab-down"
