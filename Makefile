@@ -196,7 +196,7 @@ test: check
 
 lint:
 	$(Q)shellcheck -x -S warning scripts/*.sh tests/run.sh tests/*/*.sh tests/mutants/run.sh .ci/run images/*.sh \
-		rollout/roles/*/files/zc-*
+		rollout/roles/*/files/zc-* tests/lib/fakehost/bin/fake
 	$(Q)if command -v ansible-lint >/dev/null; then cd rollout && ansible-lint -q; fi
 
 summary:

@@ -13,7 +13,7 @@
 
 N ?= 3
 LAB_KERNEL ?= control
-ROLLOUT_CHANNEL = $(if $(filter command line environment,$(origin CHANNEL)),$(CHANNEL),stable)
+ROLLOUT_CHANNEL = $(if $(filter command line environment,$(origin CHANNEL)),$(CHANNEL),)
 export LAB_KERNEL
 
 .PHONY: lab-fleet lab-down rollout check-lab help-rollout
@@ -27,7 +27,7 @@ lab-down:
 # CHANNEL defaults to testing for `make promote` (mk/repo.mk) but a rollout
 # takes stable unless told otherwise.
 rollout:
-	$(Q)CHANNEL='$(ROLLOUT_CHANNEL)' $(SCRIPTS)/rollout.sh
+	$(Q)CHANNEL=$(call shq,$(ROLLOUT_CHANNEL)) "$(SCRIPTS)"/rollout.sh
 
 # The rollout's long tests: the VM tests (tests/integration/test_rollout.sh,
 # lab fleets of up to 3 qemu VMs, one lab at a time, tens of minutes under

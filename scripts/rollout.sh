@@ -61,8 +61,10 @@ set -euo pipefail
 
 LAB_DIR=${LAB_DIR:-$OUT/lab}
 inventory=${INVENTORY:-$LAB_DIR/inventory.ini}
-channel=${CHANNEL:-stable}
-case "$channel" in testing | stable | lab-*) ;; *) die "unknown CHANNEL '$channel': use testing or stable" ;; esac
+# CHANNEL: stable by default; lab for a test-profile kernel in the lab (test
+# profiles are never published to testing or stable, scripts/promote.sh).
+channel=${CHANNEL:-}
+case "$channel" in "" | testing | stable | lab | lab-*) ;; *) die "unknown CHANNEL '$channel': use lab, testing or stable" ;; esac
 for t in ansible-playbook ansible-inventory ansible jq sha256sum; do
 	command -v "$t" >/dev/null || die "$t is missing: run 'make deps' (Debian's ansible)"
 done
@@ -183,17 +185,25 @@ elif [ "$lab" = 0 ] && ! jq -e --args '[._meta.hostvars[$ARGS.positional[]] | ha
 fi
 
 # The lab's repository is this machine's: check (and for $OUT/repo, make) that
+if [ -z "$channel" ]; then
+	channel=stable
+	if [ "$lab" = 1 ] && [ -n "$profile" ] && grep -qsx 'CHANNELS=lab' "$TOP/packaging/configs/$profile.profile"; then channel=lab; fi
+fi
 # the channel carries the kernel, so a failure says so before any host is touched.
 has_krel() { grep -qx "Package: linux-image-$krel" "$1/apt/dists/$channel/main/binary-amd64/Packages" 2>/dev/null; }
 if [ "$lab" = 1 ] && ! has_krel "$repo_dir"; then
 	line=""
 	for f in "$OUT"/pkg/*/KREL; do [ "$(cat "$f" 2>/dev/null)" = "$krel" ] && line=$(basename "$(dirname "$f")"); done
 	if [ "${ROLLOUT_AUTO_PROMOTE:-1}" = 1 ] && [ "$repo_dir" = "$(readlink -f "$OUT/repo")" ] && [ -n "$line" ] &&
-		{ [ "$channel" = testing ] || [ "$channel" = stable ]; }; then
+		{ [ "$channel" = lab ] || [ "$channel" = testing ] || [ "$channel" = stable ]; }; then
 		log rollout "$krel" "the lab's repository has no $krel in $channel: gate and promote the $line line first"
-		make -s --no-print-directory -C "$TOP" gate KERNELS="$line"
-		make -s --no-print-directory -C "$TOP" promote CHANNEL=testing >/dev/null
-		if [ "$channel" = stable ]; then make -s --no-print-directory -C "$TOP" promote CHANNEL=stable >/dev/null; fi
+		make -s --no-print-directory -C "$TOP" gate KERNELS="${line%-"$profile"}" PROFILE="${profile:-smoke}"
+		if [ "$channel" = lab ]; then
+			make -s --no-print-directory -C "$TOP" promote CHANNEL=lab PROFILE="${profile:-smoke}" >/dev/null
+		else
+			make -s --no-print-directory -C "$TOP" promote CHANNEL=testing PROFILE="${profile:-smoke}" >/dev/null
+			if [ "$channel" = stable ]; then make -s --no-print-directory -C "$TOP" promote CHANNEL=stable PROFILE="${profile:-smoke}" >/dev/null; fi
+		fi
 		has_krel "$repo_dir" || die "promotion did not put linux-image-$krel into $channel"
 	else
 		die "the lab's repository ($repo_dir) has no linux-image-$krel in channel $channel: run 'make gate promote CHANNEL=testing' (then CHANNEL=stable) for it"

@@ -25,6 +25,7 @@ gfx_setup() {
 		checks: [$ARGS.positional[] | {name: ., verdict: "pass", ret: 0, errno: 0, reason: "fixture"}],
 		summary: {pass: ($ARGS.positional | length), fail: 0, skip: 0}, exit: 0}' \
 		--args "${GFX_CHECKS[@]}" >"$GFX/fixtures/smoke.json"
+	mapfile -t GFX_CONFIGS < <("$bin/zc-rpc-bench" --suite ab --list)
 	jq -n --arg v "$("$bin/zc-rpc-bench" --version | awk '{ print $2 }')" '{tool: "zc-rpc-bench", version: $v,
 		kernel: "fixture", machine: "x86_64", size: 200, count: 2000, server: "thread", struct_size: 64, exit: 0,
 		modes: [{mode: "recv", syscalls_per_rpc: 3, syscalls_per_rpc_excl_wait: 2, qps: 20000, qps_per_cpu_second: 80000},
@@ -33,7 +34,7 @@ gfx_setup() {
 		suite: "ab", repeat: 10, warmup: 1,
 		configs: [$ARGS.positional[] | {name: ., samples: [range(10) as $r | {round: $r, syscalls_per_rpc_excl_wait: 2,
 			copy_failures_per_rpc: 0, getsockopt_errors_per_rpc: 0, qps: 20000}]}]}' \
-		--args $("$bin/zc-rpc-bench" --suite ab --list) >"$GFX/fixtures/bench.json"
+		--args "${GFX_CONFIGS[@]}" >"$GFX/fixtures/bench.json"
 	export OUT="$GFX/out" PATCHES_DIR="$GFX/patches" PROFILE=${PROFILE:-smoke}
 	# The gate must not ask the archive in a unit test: a fresh, current
 	# outdated.json for the synthetic lines (tests change it to make them stale).
