@@ -173,6 +173,12 @@ gfx_kernel() {
 	jq -n --arg k "$lts" '{name: $k, verdict: "pass", exit_code: 0, reason: "all checks passed", seconds: 30, failing_checks: []}' >"$r/verdict.json"
 	printf 'TAP version 13\n1..1\nok 1 struct_size\n' >"$r/smoke.tap"
 	echo "@@ZC-KERNEL $krel" >"$r/console.log"
+	# A fleet profile needs its ABI report (scripts/abi-check.sh): a kept ABI.
+	if grep -qs '^ABI_FLAVOUR=' "$TOP/packaging/configs/$PROFILE.profile"; then
+		jq -n '{label: "fixture", reference_package: "linux-headers-9.9.9-fixture", reference_version: "9.9.9-1",
+			counts: {reference: 3, ours: 4, added: 1, removed: 0, changed: 0, moved: 0}, verdict: "pass",
+			added: ["new_sym"], removed: [], changed: [], moved: []}' >"$r/abi.json"
+	fi
 	gfx_record_tested "$lts"
 }
 
@@ -570,4 +576,29 @@ test_gate_profile_of_the_packages() {
 	PROFILE=nope gate 9.9
 	assert_eq 1 "$rc" "unknown profile"
 	assert_contains "$out" "unknown profile 'nope'"
+}
+
+test_gate_fleet_profile_needs_the_abi_kept() {
+	gfx_setup
+	PROFILE=cloud
+	gfx_kernel 9.9
+	PROFILE=cloud gate 9.9
+	assert_eq 0 "$rc" "gate of a cloud build with a kept ABI ($out)"
+	jq -e '.kernels[0].abi.counts.removed == 0 and .kernels[0].abi.reference_package == "linux-headers-9.9.9-fixture"' \
+		"$OUT/gate.json" >/dev/null || fail "gate.json records no ABI: $(jq -c '.kernels[0].abi' "$OUT/gate.json")"
+	# a removed and a changed symbol: refused, each named
+	jq_edit "$OUT/results/9.9-cloud/abi.json" '.counts.removed = 1 | .counts.changed = 1 | .verdict = "fail"
+		| .removed = [{symbol: "tcp_recvmsg", crc: "0x1", module: "vmlinux", type: "EXPORT_SYMBOL", namespace: ""}]
+		| .changed = [{symbol: "tcp_mmap", field: "crc", reference: "0x1", ours: "0x2", module: "vmlinux"}]'
+	PROFILE=cloud gate 9.9
+	assert_gate_fails 9.9-cloud abi "removed tcp_recvmsg, changed tcp_mmap (crc)"
+	# no report at all: refused, with the command that makes it
+	rm "$OUT/results/9.9-cloud/abi.json"
+	PROFILE=cloud gate 9.9
+	assert_gate_fails 9.9-cloud abi "run 'make abi KERNEL=9.9 PROFILE=cloud'"
+	# a test profile needs none
+	PROFILE=smoke
+	gfx_kernel 9.8
+	gate 9.8
+	assert_eq 0 "$rc" "gate of a smoke build without an ABI report ($out)"
 }
