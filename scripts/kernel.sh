@@ -56,8 +56,28 @@ kmake=(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$tree" O="$obj" ARCH=x86
 # compile at a time on this machine, whatever `make -j` runs (STAGE_ONLY=1
 # re-stages an existing build and CONFIG_ONLY=1 only configures: no compile,
 # no machine-wide lock).
+KEYS_DIR_MODULE="${KEYS_DIR:-$OUT/keys}/module/signing_key.pem"
 exec 8>"$base/.lock"
 flock 8
+# Everything a build reads, as one sum: when a complete build was made of the
+# same inputs, it is up to date without waiting for the machine-wide lock
+# (behind another line's 30-minute build) or running make at all.
+build_inputs=$( {
+	cat "$tree/.zc-series" "$PATCHES_DIR/$lts/source.conf" "$proffile" "$0" "$TOP/scripts/kconfig.sh" "$TOP/scripts/lib.sh"
+	[ "$SRC_LINE" = "$lts" ] || cat "$PATCHES_DIR/$SRC_LINE/source.conf"
+	IFS=, read -r -a _frs <<<"$PROF_FRAGMENTS"
+	for f in "${_frs[@]}" "$profile-$SRC_LINE.config"; do
+		[ ! -f "$TOP/packaging/configs/$f" ] || cat "$TOP/packaging/configs/$f"
+	done
+	echo "$ZC_LOCALVERSION $ZC_SALT $CONF_ZC_DATE $(gcc -dumpfullversion 2>/dev/null) $(pahole --version 2>/dev/null)"
+	[ ! -f "$KEYS_DIR_MODULE" ] || sha256sum <"$KEYS_DIR_MODULE"
+} | sha256sum | cut -d' ' -f1)
+if [ "${STAGE_ONLY:-0}" != 1 ] && [ "${CONFIG_ONLY:-0}" != 1 ] && [ -f "$base/stage/.complete" ] &&
+	[ -f "$base/KREL" ] && [ "$(cat "$base/.inputs" 2>/dev/null)" = "$build_inputs" ]; then
+	log kernel "$lts" "$(cat "$base/KREL") is up to date (same inputs as its build: $(jq -r '"\(.build_seconds)s, \(.objects_compiled) objects"' "$base/build.json" 2>/dev/null))"
+	stage_end ok "$(cat "$base/KREL") (up to date)"
+	exit 0
+fi
 if [ "${STAGE_ONLY:-0}" != 1 ] && [ "${CONFIG_ONLY:-0}" != 1 ]; then
 	kernel_build_lock "$lts"
 fi
@@ -167,6 +187,7 @@ if [ -f "$stage/.complete" ] && [ -z "$newest_ko" ] && [ "$stage/.complete" -nt 
 	cmp -s "$obj/arch/x86/boot/bzImage" "$stage/image/boot/vmlinuz-$krel" &&
 	cmp -s "$obj/.config" "$stage/image/boot/config-$krel"; then
 	log kernel "$lts" "$krel is up to date (${build_s}s to check), stage unchanged"
+	echo "$build_inputs" >"$base/.inputs"
 	stage_end ok "$krel (up to date)"
 	exit 0
 fi
@@ -222,6 +243,7 @@ echo "$krel" >"$base/KREL"
 (cd "$stage" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; find . -type l -printf '%p -> %l\n' | LC_ALL=C sort) |
 	sha256sum | cut -d' ' -f1 >"$base/stage.sha256"
 touch "$stage/.complete"
+echo "$build_inputs" >"$base/.inputs"
 ccache_after=$(ccache_hits)
 jq -n --arg kernel "$lts" --arg profile "$profile" --arg krel "$krel" --argjson seconds "$build_s" \
 	--argjson bzimage "$(stat -c %s "$obj/arch/x86/boot/bzImage")" \
