@@ -416,20 +416,20 @@ test_gate_requires_every_check_of_the_manifest() {
 	gfx_two_kernels
 	# All fast-path checks gone (what an --only run or an older tool gives):
 	# the remaining checks pass, the gate must still fail and name each one.
-	local fast all
-	fast=$(jq '[.checks[].name | select(test("^(inq_zero|copybuf|skip_hint)"))] | length' "$OUT/results/9.9/smoke.json")
-	all=$(jq '.checks | length' "$OUT/results/9.9/smoke.json")
-	[ "$fast" -ge 18 ] || fail "only $fast fast-path checks in the fixture"
+	local nfast nall
+	nfast=$(jq '[.checks[].name | select(test("^(inq_zero|copybuf|skip_hint)"))] | length' "$OUT/results/9.9/smoke.json")
+	nall=$(jq '.checks | length' "$OUT/results/9.9/smoke.json")
+	[ "$nfast" -ge 18 ] || fail "only $nfast fast-path checks in the fixture"
 	jq_edit "$OUT/results/9.9/smoke.json" '.checks |= map(select(.name | test("^(inq_zero|copybuf|skip_hint)") | not))
 		| .summary.pass = (.checks | length)'
 	gate 9.9 9.8
-	assert_gate_fails 9.9 required:smoke "did not report $fast of the $all required smoke checks"
+	assert_gate_fails 9.9 required:smoke "did not report $nfast of the $nall required smoke checks"
 	local n
 	for n in inq_zero_v4 inq_zero_v6 copybuf_300_v6 copybuf_two_sends_v4 skip_hint_4095_v6; do
 		assert_contains "$out" "$n" "gate output naming the missing check $n"
 	done
-	jq -e --argjson n "$fast" '.kernels[] | select(.name == "9.9") | .required.smoke.missing | length == $n' "$OUT/gate.json" >/dev/null ||
-		fail "gate.json does not list the $fast missing checks: $(jq -c '.kernels[0].required' "$OUT/gate.json")"
+	jq -e --argjson n "$nfast" '.kernels[] | select(.name == "9.9") | .required.smoke.missing | length == $n' "$OUT/gate.json" >/dev/null ||
+		fail "gate.json does not list the $nfast missing checks: $(jq -c '.kernels[0].required' "$OUT/gate.json")"
 	assert_eq pass "$(jq -r '.kernels[] | select(.name == "9.8") | .verdict' "$OUT/gate.json")" "9.8 is unaffected"
 	# One check missing (a truncated run).
 	gfx_kernel 9.9
@@ -437,11 +437,11 @@ test_gate_requires_every_check_of_the_manifest() {
 	gate 9.9 9.8
 	assert_gate_fails 9.9 required:smoke "did not report 1 of the"
 	assert_contains "$out" "mmap_zerocopy"
-	# A bench without the hybrid mode.
+	# A bench without one configuration of its ab suite.
 	gfx_kernel 9.9
-	jq_edit "$OUT/results/9.9/bench.json" '.modes |= map(select(.mode != "hybrid"))'
+	jq_edit "$OUT/results/9.9/bench.json" '.configs |= map(select(.name != "hybrid-contend"))'
 	gate 9.9 9.8
-	assert_gate_fails 9.9 required:bench "did not report 1 of the 3 required bench checks: hybrid"
+	assert_gate_fails 9.9 required:bench "did not report 1 of the ${#GFX_CONFIGS[@]} required bench checks: hybrid-contend"
 	# An older zc-smoke than the manifest's minimum, and results of another tool.
 	gfx_kernel 9.9
 	jq_edit "$OUT/results/9.9/smoke.json" '.version = "0.9"'
