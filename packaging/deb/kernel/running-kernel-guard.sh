@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # zc_confined: true in a chroot or a container, where `uname -r` names the
 # host's kernel, not one this root boots (as linux-base's linux-check-removal).
 zc_confined() {
