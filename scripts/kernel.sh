@@ -143,10 +143,11 @@ ccache_hits() { ccache -s 2>/dev/null | awk '/^ *Hits:/ {print $2; exit}' || tru
 ccache_before=$(ccache_hits)
 log kernel "$lts" "building $krel (profile $profile, -j$jobs, CC=$cc)"
 stats="$CACHE_DIR/build-stats/$profile-$SRC_LINE.objects"
-# A build from an object directory with no object in it compiles everything:
-# its count is the expected total of the next first build.
+# A build from an object directory with no kernel object in it (kconfig's own
+# host programs do not count) compiles everything: its count is the expected
+# total of the next first build.
 fresh=0
-[ -n "$(find "$obj" -name '*.o' -print -quit 2>/dev/null)" ] || fresh=1
+[ -e "$obj/init/main.o" ] || fresh=1
 if [ "${STAGE_ONLY:-0}" = 1 ]; then
 	: # built before
 else
