@@ -28,16 +28,19 @@ pkgv="CONF_${key}_PACKAGE" shav="CONF_${key}_SHA256"
 ours="$OUT/build/$profile/$lts/obj/Module.symvers"
 [ -s "$ours" ] || die "no $ours: build the kernel first (make kernel KERNEL=$lts PROFILE=$profile)"
 stage_begin "$kid" abi
-deb=$(fetch_pinned_deb "${!pkgv}" "$CONF_VERSION" amd64 "${!shav}")
 res="$OUT/results/$kid"
 mkdir -p "$res"
+# An older report must not stand for this build if this one fails half-way.
+rm -f "$res/abi.json" "$res/abi.txt"
+krel=$(cat "$OUT/build/$profile/$lts/KREL" 2>/dev/null) || die "no $OUT/build/$profile/$lts/KREL: build the kernel first (make kernel KERNEL=$lts PROFILE=$profile)"
+deb=$(fetch_pinned_deb "${!pkgv}" "$CONF_VERSION" amd64 "${!shav}")
 dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards '*/Module.symvers' >"$res/debian.Module.symvers.tmp" ||
 	die "$deb holds no Module.symvers"
 mv "$res/debian.Module.symvers.tmp" "$res/debian.Module.symvers"
 rc=0
 line=$("$TOP/scripts/abi-diff.sh" "$res/debian.Module.symvers" "$ours" "$res" "$kid against ${!pkgv} $CONF_VERSION") || rc=$?
 log abi "$kid" "$line"
-jq --arg p "${!pkgv}" --arg v "$CONF_VERSION" '. + {reference_package: $p, reference_version: $v}' "$res/abi.json" >"$res/abi.json.tmp"
+jq --arg p "${!pkgv}" --arg v "$CONF_VERSION" --arg k "$krel" '. + {reference_package: $p, reference_version: $v, krel: $k}' "$res/abi.json" >"$res/abi.json.tmp"
 mv "$res/abi.json.tmp" "$res/abi.json"
 case "$rc" in
 0) stage_end ok "$(jq -r '"\(.counts.removed) removed, \(.counts.changed) changed, \(.counts.added) added"' "$res/abi.json")" ;;

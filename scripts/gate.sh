@@ -423,7 +423,9 @@ gate_kernel() {
 		if valid "$res/abi.json" && jq -e '.counts | (.removed | type) == "number" and (.changed | type) == "number"' "$res/abi.json" >/dev/null 2>&1; then
 			abi=$(jq -c '{reference_package, reference_version, counts, verdict,
 				removed: [.removed[].symbol], changed: [.changed[] | "\(.symbol) \(.field) \(.reference) -> \(.ours)"]}' "$res/abi.json")
-			if jq -e '.counts.removed == 0 and .counts.changed == 0' "$res/abi.json" >/dev/null; then
+			if [ -n "$krel" ] && ! jq -e --arg k "$krel" '.krel == $k' "$res/abi.json" >/dev/null; then
+				add_test abi false "$k: the ABI report $(rel "$res/abi.json") is of $(jq -r '.krel // "an unnamed build"' "$res/abi.json"), not of the packaged $krel: run 'make abi KERNEL=$k PROFILE=$profile'"
+			elif jq -e '.counts.removed == 0 and .counts.changed == 0' "$res/abi.json" >/dev/null; then
 				add_test abi true "$(jq -r '"ABI kept against \(.reference_package) \(.reference_version): \(.counts.ours) symbols, 0 removed, 0 changed, \(.counts.added) added"' "$res/abi.json")"
 			else
 				add_test abi false "$k: the build changes Debian's ABI ($(jq -r '"\(.counts.removed) removed, \(.counts.changed) changed"' "$res/abi.json")): $(jq -r '[(.removed[].symbol | "removed " + .), (.changed[] | "changed \(.symbol) (\(.field))")] | .[:10] | join(", ")' "$res/abi.json") (all in $(rel "$res/abi.txt"))"

@@ -42,6 +42,9 @@ KBUILD_BUILD_TIMESTAMP="$(LC_ALL=C date -u -d "@$epoch")"
 export KBUILD_BUILD_TIMESTAMP
 export KBUILD_BUILD_USER=zc-kernel KBUILD_BUILD_HOST=zc-kernel KBUILD_BUILD_VERSION="$ZC_SALT"
 export CCACHE_BASEDIR="$TOP"
+# ccache's default 5 GB holds less than one fleet-profile build with DWARF
+# (cloud 5.10: about 4 GB), so the smoke kernels would be evicted by it.
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-25G}
 cc=gcc
 if command -v ccache >/dev/null; then cc="ccache gcc"; fi
 jobs=${JOBS:-$(nproc)}

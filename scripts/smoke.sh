@@ -43,6 +43,7 @@ summary() {
 	local sfx="" lts f v row n=0 b base sumf ab
 	[ "${PROFILE:-smoke}" = smoke ] || sfx="-$PROFILE"
 	sumf="$OUT/results/bench-summary$sfx.txt" ab="$OUT/results/bench-ab$sfx.json"
+	mkdir -p "$OUT/results"
 	local s2 fo eff pn
 	local fmt='%-8s %-16s %7s %11s %11s %26s %9s\n'
 	for lts in "$@"; do

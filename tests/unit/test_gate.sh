@@ -175,7 +175,7 @@ gfx_kernel() {
 	echo "@@ZC-KERNEL $krel" >"$r/console.log"
 	# A fleet profile needs its ABI report (scripts/abi-check.sh): a kept ABI.
 	if grep -qs '^ABI_FLAVOUR=' "$TOP/packaging/configs/$PROFILE.profile"; then
-		jq -n '{label: "fixture", reference_package: "linux-headers-9.9.9-fixture", reference_version: "9.9.9-1",
+		jq -n --arg k "$krel" '{label: "fixture", reference_package: "linux-headers-9.9.9-fixture", reference_version: "9.9.9-1", krel: $k,
 			counts: {reference: 3, ours: 4, added: 1, removed: 0, changed: 0, moved: 0}, verdict: "pass",
 			added: ["new_sym"], removed: [], changed: [], moved: []}' >"$r/abi.json"
 	fi
@@ -596,6 +596,10 @@ test_gate_fleet_profile_needs_the_abi_kept() {
 		| .changed = [{symbol: "tcp_mmap", field: "crc", reference: "0x1", ours: "0x2", module: "vmlinux"}]'
 	PROFILE=cloud gate 9.9
 	assert_gate_fails 9.9-cloud abi "removed tcp_recvmsg, changed tcp_mmap (crc)"
+	# a report of another build (an older one): refused
+	jq_edit "$OUT/results/9.9-cloud/abi.json" '.counts.removed = 0 | .counts.changed = 0 | .verdict = "pass" | .removed = [] | .changed = [] | .krel = "9.9.9-0-zc1-cloud"'
+	PROFILE=cloud gate 9.9
+	assert_gate_fails 9.9-cloud abi "is of 9.9.9-0-zc1-cloud, not of the packaged"
 	# no report at all: refused, with the command that makes it
 	rm "$OUT/results/9.9-cloud/abi.json"
 	PROFILE=cloud gate 9.9
