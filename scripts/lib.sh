@@ -7,6 +7,8 @@
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 OUT=${OUT:-$TOP/out}
 PATCHES_DIR=${PATCHES_DIR:-$TOP/patches}
+# The cumulative changelog of every line (packaging/deb/kernel/history/README).
+HISTORY_DIR=${HISTORY_DIR:-$TOP/packaging/deb/kernel/history}
 # Downloads are cached outside out/ so a fresh clone (and CI) reuses them;
 # every cached file is verified against its pinned sha256 before use.
 CACHE_DIR=${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/zc-kernel}
@@ -429,6 +431,43 @@ kernel_identity() {
 	ZC_LOCALVERSION="-$ZC_DEBREV-zc$CONF_ZC_REVISION-$profile"
 	ZC_PKGVER="$CONF_VERSION+zc$CONF_ZC_REVISION"
 	ZC_SALT="$ZC_PKGVER-$profile"
+}
+
+# series_changes LTS: the changes a build of LTS carries (after load_conf
+# LTS), one per line: each backported commit, then what a user sees.
+series_changes() {
+	local lts=$1 p origin n=0
+	while read -r p; do
+		origin=$(sed -n 's|^Origin: backport, https://git.kernel.org/linus/\([0-9a-f]\{12\}\).*|\1|p' "$PATCHES_DIR/$lts/$p")
+		echo "Backport upstream commit ${origin:-?}: $(sed -n 's/^Description: //p' "$PATCHES_DIR/$lts/$p")"
+		n=$((n + 1))
+	done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$PATCHES_DIR/$lts/series")
+	if [ "$CONF_EXPECT_FIX" = absent ]; then
+		echo "Unpatched control build of $CONF_PACKAGE $CONF_VERSION: must fail zc-smoke."
+	elif [ "$n" -eq 0 ]; then
+		echo "No patch: net-zerocopy short-circuit small reads (f21a3c480398) is upstream in $CONF_VERSION, proven by scripts/verify-fix.sh and zc-smoke."
+	else
+		echo "User-visible: getsockopt(TCP_ZEROCOPY_RECEIVE) now succeeds for small reads (inq < PAGE_SIZE or fitting the copy buffer) where it failed with EINVAL."
+	fi
+}
+
+# history_keep LTS: before a pin moves (make refresh), keep the entry of the
+# package version it leaves on top of $HISTORY_DIR/LTS, so the changelog of
+# the line's packages stays cumulative (after load_conf LTS, of the old pins;
+# nothing is written when the entry is there already).
+history_keep() {
+	local lts=$1 hist="$HISTORY_DIR/$1" ver
+	kernel_identity "$lts" profile
+	ver=$ZC_PKGVER
+	mkdir -p "$HISTORY_DIR"
+	if [ -f "$hist" ] && grep -q "^${ver//./\\.} " "$hist"; then return 0; fi
+	{
+		echo "$ver $CONF_ZC_DATE"
+		series_changes "$lts" | sed 's/^/  /'
+		echo "  Built from $CONF_PACKAGE $CONF_VERSION ($CONF_SUITE)."
+		[ ! -s "$hist" ] || cat "$hist"
+	} >"$hist.new"
+	mv "$hist.new" "$hist"
 }
 
 # kernel_build_lock: one kernel build at a time on this machine, whichever

@@ -20,7 +20,7 @@ MAINTAINER=${MAINTAINER:-zc-kernel maintainers <$(id -un)@$(hostname --fqdn 2>/d
 # pkg_setup LTS: sets KREL KVER STAGE DEBVER RPMVER RPMREL RPMNAME LINE EPOCH
 # SUMMARY and the CHANGES array (one line per change in this revision).
 pkg_setup() {
-	local lts=$1 p origin series
+	local lts=$1
 	LTS=$lts
 	KID=$(kid "$lts")
 	load_conf "$lts"
@@ -47,21 +47,13 @@ pkg_setup() {
 	EPOCH=$(date -u -d "$CONF_ZC_DATE" +%s)
 	export SOURCE_DATE_EPOCH=$EPOCH
 
-	series="$PATCHES_DIR/$lts/series"
-	CHANGES=()
-	while read -r p; do
-		origin=$(sed -n 's|^Origin: backport, https://git.kernel.org/linus/\([0-9a-f]\{12\}\).*|\1|p' "$PATCHES_DIR/$lts/$p")
-		CHANGES+=("Backport upstream commit ${origin:-?}: $(sed -n 's/^Description: //p' "$PATCHES_DIR/$lts/$p")")
-	done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$series")
+	mapfile -t CHANGES < <(series_changes "$lts")
 	if [ "$CONF_EXPECT_FIX" = absent ]; then
 		SUMMARY="Unpatched control build: it must fail zc-smoke. Not for production."
-		CHANGES+=("Unpatched control build of $CONF_PACKAGE $CONF_VERSION: must fail zc-smoke.")
-	elif [ "${#CHANGES[@]}" -eq 0 ]; then
+	elif [ "$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$PATCHES_DIR/$lts/series" | wc -l)" -eq 0 ]; then
 		SUMMARY="TCP zerocopy short-circuit small reads (v5.11) is upstream in this kernel."
-		CHANGES+=("No patch: net-zerocopy short-circuit small reads (f21a3c480398) is upstream in $CONF_VERSION, proven by scripts/verify-fix.sh and zc-smoke.")
 	else
 		SUMMARY="Carries the backport of TCP zerocopy short-circuit small reads (v5.11)."
-		CHANGES+=("User-visible: getsockopt(TCP_ZEROCOPY_RECEIVE) now succeeds for small reads (inq < PAGE_SIZE or fitting the copy buffer) where it failed with EINVAL.")
 	fi
 	CHANGES+=("Built with profile ${PROFILE:-smoke}, kernel release $KREL.")
 }
@@ -93,9 +85,12 @@ pkg_inputs_sum() {
 		# The image is signed: the certificate is an input too.
 		cat "$("$TOP/scripts/sign-image.sh" --key)"
 		if pkg_has_dbg; then sha256sum "$BUILD/obj/vmlinux" | cut -d' ' -f1; fi
-		(cd "$TOP" && find "packaging/$fmt" packaging/deb/kernel/running-kernel-guard.sh packaging/deb/kernel/history scripts/pkg-lib.sh \
+		(cd "$TOP" && find "packaging/$fmt" packaging/deb/kernel/running-kernel-guard.sh scripts/pkg-lib.sh \
 			scripts/sign-image.sh "scripts/package-$fmt.sh" -type f -print0 |
 			LC_ALL=C sort -z | xargs -0 cat)
+		# the changelog: the kept entries and the changes of this build
+		cat "$HISTORY_DIR/$LTS" 2>/dev/null || true
+		printf '%s\n' "${CHANGES[@]}"
 	} | sha256sum | cut -d' ' -f1
 }
 
@@ -134,7 +129,7 @@ rpm_changelog() {
 # this build (CHANGES), then every older entry kept in
 # packaging/deb/kernel/history/<lts>, as deb (with SOURCE) or rpm entries.
 pkg_history() {
-	local fmt=$1 src=${2:-} hist="$TOP/packaging/deb/kernel/history/$LTS" line ver date
+	local fmt=$1 src=${2:-} hist="$HISTORY_DIR/$LTS" line ver date
 	local -a ch=()
 	pkg_history_entry() { # one kept entry, in FORMAT
 		[ -n "$ver" ] || return 0

@@ -178,6 +178,15 @@ fi
 
 # --- 4. the pins move, atomically ---
 old=$CONF_VERSION
+# The changelog keeps the entry of the version each line leaves: this line's
+# and that of every line built from its source (the control).
+kept=()
+for l in $(known_lts); do
+	[ "$new" != "$old" ] || break
+	[ "$l" = "$lts" ] || grep -qx "SOURCE_LINE=$lts" "$PATCHES_DIR/$l/source.conf" || continue
+	(load_conf "$l" && history_keep "$l")
+	kept+=("${HISTORY_DIR#"$TOP"/}/$l")
+done
 cp "$cconf" "$conf.new"
 mv "$conf.new" "$conf"
 if [ "${#patches[@]}" -gt 0 ]; then
@@ -207,7 +216,7 @@ report="$OUT/refresh/$lts.txt"
 	fi
 	[ -z "${verdict:-}" ] || echo "  fix: $verdict"
 	echo "to commit:"
-	echo "  git add patches/$lts/source.conf$([ "${#patches[@]}" -eq 0 ] || echo " patches/$lts/offsets.txt")"
+	echo "  git add patches/$lts/source.conf$([ "${#patches[@]}" -eq 0 ] || echo " patches/$lts/offsets.txt") ${kept[*]}"
 	echo "  git commit -m '$lts: refresh to $CONF_PACKAGE $new (was $old)'"
 	echo "then build and gate it: make KERNELS=$lts"
 } >"$report"

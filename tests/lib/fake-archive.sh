@@ -12,7 +12,7 @@ fa_setup() {
 	W=$(mktemp -d)
 	# shellcheck disable=SC2064 # expand now: W is fixed
 	trap "gpgconf --homedir '$W/gnupg' --kill gpg-agent 2>/dev/null; rm -rf '$W'" EXIT
-	export OUT="$W/out" CACHE_DIR="$W/cache" PATCHES_DIR="$W/patches" PAPT_DIR="$W/papt"
+	export OUT="$W/out" CACHE_DIR="$W/cache" PATCHES_DIR="$W/patches" PAPT_DIR="$W/papt" HISTORY_DIR="$W/history"
 	export GNUPGHOME="$W/gnupg"
 	mkdir -p "$GNUPGHOME" "$W/archive/conf" "$CACHE_DIR/debs" "$PATCHES_DIR/9.9"
 	chmod 700 "$GNUPGHOME"

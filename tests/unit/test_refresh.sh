@@ -68,6 +68,7 @@ test_refresh_moves_the_pin_and_reproves_the_fix() {
 	fa_config_deb 9.9.1-1
 	fa_publish fakesuite-security "$FA_DEB"
 	cfg_sha=$(sha256sum "$FA_DEB" | cut -d' ' -f1)
+	cp "$PATCHES_DIR/9.9/source.conf" "$W/conf.before"
 	run_rc rc scripts/refresh.sh 9.9
 	assert_eq 0 "$rc" "refresh exit code"
 	c="$PATCHES_DIR/9.9/source.conf"
@@ -84,6 +85,9 @@ test_refresh_moves_the_pin_and_reproves_the_fix() {
 	assert_contains "$out" "9.9.0-1 -> 9.9.1-1"
 	assert_contains "$out" "0001-marker.patch net/ipv4/tcp.c hunk 1 offset 5"
 	assert_contains "$out" "git add patches/9.9/source.conf patches/9.9/offsets.txt"
+	# the changelog keeps the entry of the version left, on top
+	assert_eq "9.9.0-1+zc3 2026-01-01" "$(head -n1 "$HISTORY_DIR/9.9")" "kept changelog entry"
+	grep -q '^  Built from linux-source-9.9 9.9.0-1 (fakesuite).$' "$HISTORY_DIR/9.9" || fail "kept entry: $(cat "$HISTORY_DIR/9.9")"
 	assert_contains "$out" "fix: PRESENT"
 	grep -q '^0001-marker.patch net/ipv4/tcp.c hunk 1 offset 5$' "$PATCHES_DIR/9.9/offsets.txt" ||
 		fail "offsets.txt: $(cat "$PATCHES_DIR/9.9/offsets.txt")"
