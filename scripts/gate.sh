@@ -50,6 +50,17 @@ for k in "$@"; do
 	[[ $k =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "bad kernel name '$k': expected a kernel line like 5.10 or 'control'"
 done
 need_tools gate jq sha256sum flock find
+gate_t0=$SECONDS
+
+# rel PATH: "out/..." for a path under $OUT (how the records name files).
+rel() {
+	local p=$1
+	case "$p" in
+	"$OUT"/*) echo "out/${p#"$OUT"/}" ;;
+	"$TOP"/*) echo "${p#"$TOP"/}" ;;
+	*) echo "$p" ;;
+	esac
+}
 
 profile=${PROFILE:-smoke}
 [[ $profile =~ ^[a-z0-9]+$ ]] || die "bad profile name '$profile' (lower-case letters and digits only)"
@@ -184,15 +195,6 @@ outdated_json() {
 		"${newer[@]}"
 }
 
-# rel PATH: "out/..." for a path under $OUT (how the records name files).
-rel() {
-	local p=$1
-	case "$p" in
-	"$OUT"/*) echo "out/${p#"$OUT"/}" ;;
-	"$TOP"/*) echo "${p#"$TOP"/}" ;;
-	*) echo "$p" ;;
-	esac
-}
 # resolve NAME: the file a record names ("out/..." is under $OUT).
 resolve() {
 	local n=$1
@@ -477,10 +479,14 @@ for k in "$@"; do
 	fi
 	v=$(jq -r .verdict "$work/$k.json")
 	od_line=$(jq -r '.outdated | if . == null then "" else " [\(.pinned // "?") \(.status)\(if .status == "behind" then ": newest \(.newest), \(.behind_by) behind" else "" end)]" end' "$work/$k.json")
+	# the gate's column of the summary table (scripts/summary.sh)
+	gkid=$(kid "$k" "$profile")
 	if [ "$v" = pass ]; then
 		log gate "$k" "pass ($(jq '.tests | length' "$work/$k.json") tests, profile $profile)$od_line"
+		status_set "$gkid" gate ok $((SECONDS - gate_t0)) "pass, $(jq '.tests | length' "$work/$k.json") tests" || true
 	else
 		log gate "$k" "FAIL: $(jq -r '.problems | length' "$work/$k.json") problem(s) (profile $profile)$od_line"
+		status_set "$gkid" gate FAIL $((SECONDS - gate_t0)) "$(jq -r '.problems | length' "$work/$k.json") problem(s): $(jq -r '[.tests[] | select(.pass | not) | .name] | .[:4] | join(" ")' "$work/$k.json")" || true
 		# The kernel-wide problems first, then the failing checks; at most 8 lines.
 		jq -r '[.tests[] | select(.pass | not)] | (map(select(.name | startswith("check:") | not)) +
 			map(select(.name | startswith("check:")))) as $p

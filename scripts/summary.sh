@@ -25,7 +25,7 @@ for a in "$@"; do
 done
 set -- "${kids[@]}"
 
-stages=(source patch kernel deb rpm image smoke)
+stages=(source patch kernel deb rpm abi image smoke gate)
 present=()
 for s in "${stages[@]}"; do
 	if compgen -G "$OUT/status/*/$s" >/dev/null; then present+=("$s"); fi

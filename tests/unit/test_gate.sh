@@ -588,6 +588,7 @@ test_gate_fleet_profile_needs_the_abi_kept() {
 	gfx_kernel 9.9
 	PROFILE=cloud gate 9.9
 	assert_eq 0 "$rc" "gate of a cloud build with a kept ABI ($out)"
+	assert_eq ok "$(cut -f1 "$OUT/status/9.9-cloud/gate")" "gate status record"
 	jq -e '.kernels[0].abi.counts.removed == 0 and .kernels[0].abi.reference_package == "linux-headers-9.9.9-fixture"' \
 		"$OUT/gate.json" >/dev/null || fail "gate.json records no ABI: $(jq -c '.kernels[0].abi' "$OUT/gate.json")"
 	# a removed and a changed symbol: refused, each named
@@ -596,6 +597,9 @@ test_gate_fleet_profile_needs_the_abi_kept() {
 		| .changed = [{symbol: "tcp_mmap", field: "crc", reference: "0x1", ours: "0x2", module: "vmlinux"}]'
 	PROFILE=cloud gate 9.9
 	assert_gate_fails 9.9-cloud abi "removed tcp_recvmsg, changed tcp_mmap (crc)"
+	# the summary table's gate column: the kernel's record names the failed test
+	assert_contains "$(cat "$OUT/status/9.9-cloud/gate")" "FAIL" "gate status record"
+	assert_contains "$(cat "$OUT/status/9.9-cloud/gate")" "abi" "gate status record"
 	# a report of another build (an older one): refused
 	jq_edit "$OUT/results/9.9-cloud/abi.json" '.counts.removed = 0 | .counts.changed = 0 | .verdict = "pass" | .removed = [] | .changed = [] | .krel = "9.9.9-0-zc1-cloud"'
 	PROFILE=cloud gate 9.9
