@@ -300,7 +300,7 @@ test_image_signature_verifies_with_the_project_certificate() {
 # module's debug file through its .build-id link, and the link kdump-tools
 # and crash look for is there. The same tree is in the -debuginfo rpm.
 test_debug_symbols_packages_are_usable() {
-	local d n=0 k x ko id rel dbgrpm
+	local d n=0 k x ko id rel dbgrpm g
 	while IFS= read -r d; do
 		n=$((n + 1))
 		k=$(dpkg-deb -f "$d" Package | sed 's/^linux-image-//; s/-dbg$//')
@@ -308,17 +308,24 @@ test_debug_symbols_packages_are_usable() {
 		dpkg-deb -x "$d" "$x/dbg"
 		dpkg-deb -x "$(ls "$(dirname "$d")"/linux-image-"$k"_*.deb)" "$x/img"
 		assert_eq "boot/vmlinux-$k" "$(readlink "$x/dbg/usr/lib/debug/vmlinux-$k")" "/usr/lib/debug/vmlinux-$k link"
-		gdb -nx -batch -ex 'info line tcp_recvmsg' "$x/dbg/usr/lib/debug/boot/vmlinux-$k" 2>&1 | grep -q 'Line [0-9]* of "[^"]*tcp.c"' ||
-			fail "gdb finds no line information for tcp_recvmsg in the -dbg vmlinux of $k"
+		# (gdb's output is read whole: grep -q closing the pipe early would
+		# kill gdb with SIGPIPE, a failure under pipefail)
+		g=$(gdb -nx -batch -ex 'info line tcp_recvmsg' "$x/dbg/usr/lib/debug/boot/vmlinux-$k" 2>&1)
+		grep -q 'Line [0-9]* of "[^"]*tcp.c"' <<<"$g" ||
+			fail "gdb finds no line information for tcp_recvmsg in the -dbg vmlinux of $k: $(tail -n 3 <<<"$g")"
 		# One stripped module of the image: its debug file through .build-id.
-		ko=$(find "$x/img/lib/modules/$k" -name '*.ko' | head -n1)
+		ko=$(find "$x/img/lib/modules/$k" -name '*.ko' -print -quit)
 		[ -n "$ko" ] || fail "no module in linux-image-$k"
 		id=$(readelf -n "$ko" | sed -n 's/^ *Build ID: *//p')
 		rel=$(readlink "$x/dbg/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug") || fail "no .build-id link for $(basename "$ko") ($id)"
 		[ -f "$x/dbg/usr/lib/debug/.build-id/${id:0:2}/$rel" ] || fail ".build-id link $rel of $(basename "$ko") is dangling"
-		gdb -nx -batch -ex "set debug-file-directory $x/dbg/usr/lib/debug" -ex "file $ko" -ex 'info functions init_module' 2>&1 |
-			grep -q "Reading symbols from $x/dbg/usr/lib/debug/.build-id/" || fail "gdb does not find the debug file of $(basename "$ko") by its build id"
-		dbgrpm=$(find "$(dirname "$d")/../rpm" -name "kernel-zc*-debuginfo-*.rpm" | head -n1)
+		# gdb follows the .build-id link (verbose: the file it read) and then
+		# knows the module's sources, which the stripped module alone has not.
+		g=$(gdb -nx -batch -ex 'set verbose on' -ex "set debug-file-directory $x/dbg/usr/lib/debug" -ex "file $ko" -ex 'info sources' 2>&1)
+		grep -q "Reading symbols from $x/dbg/usr/lib/debug/lib/modules/$k/" <<<"$g" ||
+			fail "gdb does not find the debug file of $(basename "$ko") by its build id: $(head -n 3 <<<"$g")"
+		grep -q "/$(basename "$ko" .ko)\.c" <<<"$g" || fail "gdb knows no source file of $(basename "$ko") from its debug file: $(tail -n 3 <<<"$g")"
+		dbgrpm=$(find "$(dirname "$d")/../rpm" -name "kernel-zc*-debuginfo-*.rpm" -print -quit)
 		[ -n "$dbgrpm" ] || fail "no -debuginfo rpm beside $d"
 		assert_contains "$(rpm -qpl "$dbgrpm")" "/usr/lib/debug/boot/vmlinux-$k" "-debuginfo rpm"
 		rm -rf "$x"
