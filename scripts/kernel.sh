@@ -42,8 +42,9 @@ KBUILD_BUILD_TIMESTAMP="$(LC_ALL=C date -u -d "@$epoch")"
 export KBUILD_BUILD_TIMESTAMP
 export KBUILD_BUILD_USER=zc-kernel KBUILD_BUILD_HOST=zc-kernel KBUILD_BUILD_VERSION="$ZC_SALT"
 export CCACHE_BASEDIR="$TOP"
-# ccache's default 5 GB holds less than one fleet-profile build with DWARF
-# (cloud 5.10: about 4 GB), so the smoke kernels would be evicted by it.
+# ccache's default 5 GB is about what the lines and profiles here take
+# together (compressed: a cloud build with DWARF 0.7 GB, 5.10 distro about
+# 2.5 times that, a smoke kernel 0.1 GB): more, so none evicts another.
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-25G}
 cc=gcc
 if command -v ccache >/dev/null; then cc="ccache gcc"; fi
