@@ -33,6 +33,21 @@ deb_overrides() {
 	if grep -qv '^[[:space:]]*\(#\|$\)' "$1"; then subst "$1" >"$src/debian/$2.lintian-overrides"; fi
 }
 
+# deb_long_name PACKAGE: lintian's file-name limit (80, counted with the
+# longest architecture) is passed by kernel releases with a long Debian
+# revision (6.12.117-1-deb12u1-zc1-smoke): the release names the upstream
+# version, the Debian revision, the series revision and the profile, and the
+# file name holds it twice. Overridden then, and only then (an override that
+# is not needed would be an unused one).
+deb_long_name() {
+	local f="${1}_${DEBVER#*:}_amd64.deb"
+	[ $((${#f} - 5 + 14)) -gt 80 ] || return 0
+	{
+		echo "# The kernel release, in the name and the version, names upstream version, Debian revision, series revision and profile."
+		echo "package-has-long-file-name *"
+	} >>"$src/debian/$1.lintian-overrides"
+}
+
 subst "$tpl/control.in" >"$src/debian/control"
 dbg=""
 if pkg_has_dbg; then
@@ -41,6 +56,7 @@ if pkg_has_dbg; then
 	pkg_dbg_tree "$dbg"
 	subst "$tpl/linux-image-dbg.control.in" >>"$src/debian/control"
 	deb_overrides "$tpl/linux-image-dbg.lintian-overrides" "linux-image-$KREL-dbg"
+	deb_long_name "linux-image-$KREL-dbg"
 fi
 pkg_signed_image "$work/vmlinuz-$KREL"
 cp "$tpl/rules" "$tpl/copyright" "$src/debian/"
@@ -52,6 +68,8 @@ done
 subst "$tpl/linux-headers.postinst" >"$src/debian/linux-headers-$KREL.postinst"
 deb_overrides "$tpl/linux-image.lintian-overrides" "linux-image-$KREL"
 deb_overrides "$tpl/linux-headers.lintian-overrides" "linux-headers-$KREL"
+deb_long_name "linux-image-$KREL"
+deb_long_name "linux-headers-$KREL"
 pkg_history deb "linux-zc-$LINE-${PROFILE:-smoke}" >"$src/debian/changelog"
 
 (cd "$src" && quietly "$work/build.log" dpkg-buildpackage -b -us -uc -a amd64) ||
