@@ -482,11 +482,13 @@ for k in "$@"; do
 	# the gate's column of the summary table (scripts/summary.sh)
 	gkid=$(kid "$k" "$profile")
 	if [ "$v" = pass ]; then
-		log gate "$k" "pass ($(jq '.tests | length' "$work/$k.json") tests, profile $profile)$od_line"
-		status_set "$gkid" gate ok $((SECONDS - gate_t0)) "pass, $(jq '.tests | length' "$work/$k.json") tests" || true
+		what="$(jq '.tests | length' "$work/$k.json") tests"
+		log gate "$k" "pass ($what, profile $profile)$od_line"
+		status_set "$gkid" gate ok $((SECONDS - gate_t0)) "pass, $what" || true
 	else
-		log gate "$k" "FAIL: $(jq -r '.problems | length' "$work/$k.json") problem(s) (profile $profile)$od_line"
-		status_set "$gkid" gate FAIL $((SECONDS - gate_t0)) "$(jq -r '.problems | length' "$work/$k.json") problem(s): $(jq -r '[.tests[] | select(.pass | not) | .name] | .[:4] | join(" ")' "$work/$k.json")" || true
+		what="$(jq -r '.problems | length' "$work/$k.json") problem(s)"
+		log gate "$k" "FAIL: $what (profile $profile)$od_line"
+		status_set "$gkid" gate FAIL $((SECONDS - gate_t0)) "$what: $(jq -r '[.tests[] | select(.pass | not) | .name] | .[:4] | join(" ")' "$work/$k.json")" || true
 		# The kernel-wide problems first, then the failing checks; at most 8 lines.
 		jq -r '[.tests[] | select(.pass | not)] | (map(select(.name | startswith("check:") | not)) +
 			map(select(.name | startswith("check:")))) as $p

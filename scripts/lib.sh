@@ -433,6 +433,10 @@ kernel_identity() {
 	ZC_SALT="$ZC_PKGVER-$profile"
 }
 
+# series_patches LTS: the patches of patches/LTS/series, one per line
+# (comments and blank lines left out); nothing when the fix is upstream.
+series_patches() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$PATCHES_DIR/$1/series"; }
+
 # series_changes LTS: the changes a build of LTS carries (after load_conf
 # LTS), one per line: each backported commit, then what a user sees.
 series_changes() {
@@ -441,7 +445,7 @@ series_changes() {
 		origin=$(sed -n 's|^Origin: backport, https://git.kernel.org/linus/\([0-9a-f]\{12\}\).*|\1|p' "$PATCHES_DIR/$lts/$p")
 		echo "Backport upstream commit ${origin:-?}: $(sed -n 's/^Description: //p' "$PATCHES_DIR/$lts/$p")"
 		n=$((n + 1))
-	done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$PATCHES_DIR/$lts/series")
+	done < <(series_patches "$lts")
 	if [ "$CONF_EXPECT_FIX" = absent ]; then
 		echo "Unpatched control build of $CONF_PACKAGE $CONF_VERSION: must fail zc-smoke."
 	elif [ "$n" -eq 0 ]; then

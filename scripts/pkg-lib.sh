@@ -50,7 +50,7 @@ pkg_setup() {
 	mapfile -t CHANGES < <(series_changes "$lts")
 	if [ "$CONF_EXPECT_FIX" = absent ]; then
 		SUMMARY="Unpatched control build: it must fail zc-smoke. Not for production."
-	elif [ "$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$PATCHES_DIR/$lts/series" | wc -l)" -eq 0 ]; then
+	elif [ -z "$(series_patches "$lts")" ]; then
 		SUMMARY="TCP zerocopy short-circuit small reads (v5.11) is upstream in this kernel."
 	else
 		SUMMARY="Carries the backport of TCP zerocopy short-circuit small reads (v5.11)."
