@@ -45,7 +45,10 @@ export CCACHE_BASEDIR="$TOP"
 # ccache's default 5 GB is about what the lines and profiles here take
 # together (compressed: a cloud build with DWARF 0.7 GB, 5.10 distro about
 # 2.5 times that, a smoke kernel 0.1 GB): more, so none evicts another.
-export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-25G}
+# Only ccache's default is raised: a size set in ccache.conf or CCACHE_MAXSIZE stays.
+if [ -z "${CCACHE_MAXSIZE:-}" ] && ccache -p 2>/dev/null | grep -q '^(default) max_size = '; then
+	export CCACHE_MAXSIZE=25G
+fi
 cc=gcc
 if command -v ccache >/dev/null; then cc="ccache gcc"; fi
 jobs=${JOBS:-$(nproc)}
