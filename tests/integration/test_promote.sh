@@ -454,7 +454,10 @@ test_promote_dnf_installroot_installs_from_stable() {
 kill_promote_at() {
 	local ch=$1 point=$2 log=$3 pid
 	if [ "$point" = staging ]; then
-		setsid "$TOP/scripts/promote.sh" "$ch" >"$log" 2>&1 &
+		# A random moment of the staging, which can take less than the
+		# random delay on a fast machine: the pause after staging holds
+		# the promote before its switch, so the kill never lands past it.
+		ZC_PROMOTE_TEST_PAUSE=60 ZC_PROMOTE_TEST_PAUSE_AT=staged setsid "$TOP/scripts/promote.sh" "$ch" >"$log" 2>&1 &
 		pid=$!
 		wait_for_line "$log" "staging in" 60
 		sleep "0.$((RANDOM % 10))"
