@@ -87,8 +87,12 @@ ci_check() {
 		        if not dl: err(f"job {n}: downloads no artifacts")
 		        up = "\n".join(str((s.get("with") or {}).get("path", "")) for s in j.get("steps", [])
 		                       if str(s.get("uses", "")).startswith("actions/upload-artifact"))
-		        for p in ("out/gate.json", "out/gate-junit.xml"):
+		        for p in ("out/gate.json", "out/gate-junit.xml", "out/report/"):
 		            if p not in up: err(f"job {n}: {p} is not uploaded")
+		        if not re.search(r"make report\b", runs): err(f"job {n}: no make report (the results page)")
+		        summ = "\n".join(s.get("run", "") + str(s.get("env", "")) for s in j.get("steps", []))
+		        if "GITHUB_STEP_SUMMARY" not in summ or "artifact-url" not in summ:
+		            err(f"job {n}: the job summary does not link the uploaded results page (artifact-url)")
 		    if not any("make check" in "\n".join(s.get("run", "") for s in j.get("steps", [])) for j in jobs.values()):
 		        err("no job runs make check")
 		    for n, j in jobs.items():
@@ -144,6 +148,8 @@ ci_check() {
 		        a = j.get("artifacts") or {}
 		        if (a.get("reports") or {}).get("junit") != "out/gate-junit.xml": err(f"job {n}: gate JUnit not reported")
 		        if "out/gate.json" not in a.get("paths", []): err(f"job {n}: out/gate.json is not an artifact")
+		        if "out/report/" not in a.get("paths", []) or not a.get("expose_as"): err(f"job {n}: the results page out/report/ is not an exposed artifact")
+		        if not re.search(r"make report\b", "\n".join(j.get("after_script") or [])): err(f"job {n}: no make report in after_script (the page whatever the gate said)")
 		    if not any("make check" in script(j) for j in jobs.values()): err("no job runs make check")
 
 		for e in errors: print(e)
