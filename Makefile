@@ -16,6 +16,11 @@ ifeq ($(strip $(KERNELS)),)
 $(error KERNELS= is empty: give at least one kernel line (KERNELS="5.10 6.1"))
 endif
 PROFILE ?= smoke
+# A profile is a file packaging/configs/<name>.profile: a misspelt one is
+# refused here, before a stage downloads or unpacks anything for it.
+ifeq ($(wildcard $(CURDIR)/packaging/configs/$(PROFILE).profile),)
+$(error PROFILE=$(PROFILE): unknown profile, no packaging/configs/$(PROFILE).profile (profiles: $(patsubst %.profile,%,$(notdir $(wildcard $(CURDIR)/packaging/configs/*.profile)))))
+endif
 V ?= 0
 ifeq ($(filter 0 1,$(V)),)
 $(error V=$(V): use V=0 (quiet, the default) or V=1 (show every command))

@@ -234,6 +234,12 @@ test_faults_make_variables() {
 	out=$(make -n source KERNELS="5.10 6.1")
 	assert_contains "$out" "source.sh 5.10"
 	assert_contains "$out" "source.sh 6.1"
+	# A misspelt PROFILE is refused before any stage runs (nothing fetched).
+	run_rc rc make -n kernel KERNEL=5.10 PROFILE=clod
+	[ "$rc" != 0 ] || fail "make accepted PROFILE=clod"
+	assert_contains "$out" "PROFILE=clod: unknown profile"
+	assert_contains "$out" "cloud"
+	assert_not_contains "$out" "source.sh" "make kernel PROFILE=clod"
 	# V=2 is not silently quiet.
 	run_rc rc make -n help V=2
 	[ "$rc" != 0 ] || fail "make accepted V=2"
