@@ -265,7 +265,8 @@ test_every_module_is_signed_with_the_project_key() {
 			[ "$s" = "$cn" ] || bad+=" ${ko#"$x"}(signer '$s')"
 		done < <(find "$x/lib/modules/$k" -name '*.ko*')
 		# The same modules in the rpm.
-		r="$TOP/$(pi_rpm_of "$l")"
+		r=$(pi_rpm_of "$l") || fail "$l: no kernel rpm in out/pkg/$l/rpm: its rpm stage failed or did not run (make rpm)"
+		r="$TOP/$r"
 		mkdir "$x/rpm" && (cd "$x/rpm" && rpm2cpio "$r" | cpio -idm --quiet)
 		while IFS= read -r ko; do
 			[ "$(modinfo -F signer "$ko")" = "$cn" ] || bad+=" rpm:${ko#"$x/rpm"}"
