@@ -155,7 +155,7 @@ boot_phase() {
 	elif grep -aq '@@ZC-SMOKE-END@@' "$c"; then echo "verdict printed, powering off"
 	elif grep -aq '@@ZC-PHASE zc-rpc-bench@@' "$c"; then echo "zc-rpc-bench running"
 	elif grep -aq '@@ZC-PHASE zc-smoke@@' "$c"; then echo "zc-smoke running"
-	elif grep -aqE 'Reached target .*(Basic System|Multi-User)' "$c"; then echo "systemd: $(grep -aoE 'Reached target [^.]*' "$c" | tail -n1)"
+	elif grep -aqE 'Reached target .*(Basic System|Multi-User)' "$c"; then echo "systemd: $(sed 's/\x1b\[[0-9;]*m//g' "$c" | grep -aoE 'Reached target [^.]*' | tail -n1)"
 	elif grep -aqE 'systemd\[1\]|Welcome to' "$c"; then echo "systemd starting"
 	elif grep -aq 'Linux version' "$c"; then echo "kernel booting"
 	elif grep -aq 'Shell> ' "$c"; then echo "UEFI shell: the firmware booted nothing ($(grep -a -m1 -oE 'Error starting [^\r]*|failed to start [^\r]*' "$c" | head -n1 | cut -c1-80))"
