@@ -167,6 +167,11 @@ pkg_history() {
 pkg_publish() {
 	local fmt=$1 dir=$2 linter=$3 f
 	echo "$INPUTS" >"$dir/.inputs"
+	# The work of this build, for the summary of a later pass that finds it
+	# cached (_stage_t0: stage_begin in lib.sh).
+	# shellcheck disable=SC2154
+	printf '{"build_seconds": %d, "packages": %d}\n' "$(($(date +%s) - _stage_t0))" \
+		"$(find "$dir" -maxdepth 1 -name "*.$fmt" | wc -l)" >"$dir/.work.json"
 	publish_dir "$dir" "$OUT/pkg/$KID/$fmt"
 	echo "$KREL" >"$OUT/pkg/$KID/KREL"
 	for f in "$OUT/pkg/$KID/$fmt"/*."$fmt"; do

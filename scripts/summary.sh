@@ -7,7 +7,8 @@
 # A stage that ran twice in one job (the pipeline's second pass finds the
 # kernel, packages and image up to date) records the no-op last. The table
 # reports the work instead, from what the work itself left: build.json
-# (kernel: seconds, objects compiled) and image.json (image: seconds); a cell
+# (kernel: seconds, objects compiled), the packages' .work.json (deb, rpm:
+# seconds, packages) and image.json (image: seconds); a cell
 # then reads "476s (built 20:41)". Stages without such a record show what
 # the status says. A stage that waited for the machine-wide build lock shows
 # the work and the wait apart ("170s (+2659s waiting)"). Also written as $OUT/summary.json:
@@ -42,6 +43,10 @@ work_record() {
 		f="$OUT/build/$profile/$lts/build.json"
 		[ -f "$f" ] && jq -r --arg t "$(stat -c %Y "$f")" \
 			'"\(.build_seconds) \($t) \(.objects_compiled // 0) objects"' "$f" 2>/dev/null
+		;;
+	deb | rpm)
+		f="$OUT/pkg/$kid/$stage/.work.json"
+		[ -f "$f" ] && jq -r --arg t "$(stat -c %Y "$f")" '"\(.build_seconds) \($t) \(.packages) packages"' "$f" 2>/dev/null
 		;;
 	image)
 		f="$OUT/images/$kid/image.json"
