@@ -3,7 +3,8 @@
 # OVMF, let zc-smoke.service run zc-smoke and zc-rpc-bench, and turn the
 # serial console into results (scripts/verdict.sh). Then boot the kernel
 # inside the line's kernel-zc .rpm the same way (direct kernel boot, with the
-# image's initrd and disk), so the RPM is proven bootable too.
+# image's initrd and disk), so the RPM is proven bootable too; when its bytes
+# are the image kernel's, that boot has already happened (SMOKE_RPM below).
 #   $OUT/results/<lts>/      console.log smoke.tap smoke.json bench.json verdict.json
 #                            boot.json tested-packages.json
 #   $OUT/results/<lts>/rpm/  the same for the RPM's kernel, without the benchmark
@@ -20,8 +21,10 @@
 #                               results present, also in $OUT/results/bench-summary.txt
 #
 # Variables: SMOKE_TIMEOUT (seconds per boot, default 300), SMOKE_RETRIES
-# (retries after a timeout, default 1), SMOKE_RPM=auto|no (auto: boot the
-# RPM's kernel when the line has one; required with the default package
+# (retries after a timeout, default 1), SMOKE_RPM=auto|always|no (auto: boot
+# the RPM's kernel when the line has one, unless it is byte-identical to the
+# kernel the image booted, whose results then stand for it; always: boot it
+# anyway; the RPM is required with the default package
 # directories), QEMU_ACCEL=kvm|tcg (else scripts/qemu-accel.sh decides),
 # SMOKE_MEM (MiB, default 1536), PKG_DIRS / RPM_DIRS / KREL as for image.sh.
 set -euo pipefail
@@ -287,6 +290,7 @@ stress_s=${SMOKE_STRESS:-60}
 [[ $stress_s =~ ^[0-9]+$ ]] || die "SMOKE_STRESS must be a number of seconds, not '$stress_s'"
 timeout_s=${SMOKE_TIMEOUT:-$((300 + 2 * stress_s))}
 [[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -gt 0 ] || die "SMOKE_TIMEOUT must be a number of seconds, not '$timeout_s'"
+case ${SMOKE_RPM:-auto} in auto | always | no) ;; *) die "SMOKE_RPM must be auto, always or no, not '$SMOKE_RPM'" ;; esac
 # oops=panic: an oops ends the boot at once (panic=-1 is in the image)
 smoke_args="zc.smoke=1 oops=panic zc.stress=$stress_s"
 
@@ -338,13 +342,29 @@ if [ -n "$rpm_kernel" ]; then
 	[ -f "$BOOT_KERNEL" ] || die "$rpm_kernel has neither /lib/modules/$KREL/vmlinuz nor /boot/vmlinuz-$KREL"
 	file -b "$BOOT_KERNEL" | grep -q "version $KREL " ||
 		die "the kernel in $rpm_kernel is not $KREL: $(file -b "$BOOT_KERNEL" | cut -c1-120)"
-	boot "$lts-rpm" "$res/rpm" direct
-	jq --arg rpm "$(relpath "$rpm_kernel")" --arg s "$(sha256_of "$BOOT_KERNEL")" \
-		--arg same "$(cmp -s "$BOOT_KERNEL" "$img_dir/uki.linux" && echo true || echo false)" \
-		'.rpm = $rpm | .kernel = "\($rpm):/lib/modules/.../vmlinuz" | .kernel_sha256 = $s |
-		 .same_bytes_as_deb_kernel = ($same == "true")' "$res/rpm/boot.json" >"$res/rpm/boot.json.tmp"
-	mv "$res/rpm/boot.json.tmp" "$res/rpm/boot.json"
-	if [ "$code" = 0 ]; then code=$B_CODE; fi
+	ksum=$(sha256_of "$BOOT_KERNEL")
+	if [ "${SMOKE_RPM:-auto}" != always ] && cmp -s "$BOOT_KERNEL" "$img_dir/uki.linux"; then
+		# The same bytes as the kernel the image just booted (with the same
+		# initrd, disk and command line): a second boot would prove nothing
+		# new. Its record is the image boot's, saying so.
+		mkdir -p "$res/rpm"
+		log smoke "$kid" "$lts-rpm: its kernel is byte-identical to the image's (sha256 ${ksum:0:16}...): the image boot stands for it, not booted again (SMOKE_RPM=always boots it)"
+		jq --arg n "$lts-rpm" --arg s "$ksum" '.name = $n | .booted = false | .same_kernel_as = "image boot"
+			| .reason = "not booted: the same kernel bytes (sha256 \($s)) as the image boot, whose verdict this is: \(.reason)"' \
+			"$res/verdict.json" >"$res/rpm/verdict.json"
+		jq --arg rpm "$(relpath "$rpm_kernel")" --arg s "$ksum" \
+			'{accel, boot_to_verdict_seconds: 0, retries: 0, image, image_bytes, boot: "identical", profile,
+			  rpm: $rpm, kernel: "\($rpm):/lib/modules/.../vmlinuz", kernel_sha256: $s, same_bytes_as_deb_kernel: true}' \
+			"$res/boot.json" >"$res/rpm/boot.json"
+	else
+		boot "$lts-rpm" "$res/rpm" direct
+		jq --arg rpm "$(relpath "$rpm_kernel")" --arg s "$ksum" \
+			--arg same "$(cmp -s "$BOOT_KERNEL" "$img_dir/uki.linux" && echo true || echo false)" \
+			'.rpm = $rpm | .kernel = "\($rpm):/lib/modules/.../vmlinuz" | .kernel_sha256 = $s |
+			 .same_bytes_as_deb_kernel = ($same == "true")' "$res/rpm/boot.json" >"$res/rpm/boot.json.tmp"
+		mv "$res/rpm/boot.json.tmp" "$res/rpm/boot.json"
+		if [ "$code" = 0 ]; then code=$B_CODE; fi
+	fi
 elif [ "${SMOKE_RPM:-auto}" = no ]; then
 	log smoke "$kid" "SMOKE_RPM=no: the RPM's kernel is not booted"
 else
@@ -353,7 +373,9 @@ fi
 
 verdict=$(jq -r .verdict "$res/verdict.json")
 rpmv=""
-if [ -f "$res/rpm/verdict.json" ]; then rpmv=", rpm $(jq -r .verdict "$res/rpm/verdict.json")"; fi
+if [ -f "$res/rpm/verdict.json" ]; then
+	rpmv=", rpm $(jq -r 'if .booted == false then "\(.verdict) (same kernel)" else .verdict end' "$res/rpm/verdict.json")"
+fi
 if [ "$code" = 0 ]; then
 	stage_end ok "$verdict$rpmv $(jq -r .boot_to_verdict_seconds "$res/boot.json")s $accel"
 else

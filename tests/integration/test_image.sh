@@ -72,9 +72,18 @@ test_image_5_10_boots_and_passes() {
 
 test_image_rpm_kernel_5_10_boots_and_passes() {
 	need_pkgs 5.10
-	# test_image_5_10_boots_and_passes boots the RPM's kernel too
+	# test_image_5_10_boots_and_passes booted the image; the RPM's kernel has
+	# the same bytes, so its boot was not repeated: the record says so.
 	if [ ! -f out/results/5.10/rpm/verdict.json ]; then smoke_line 5.10; fi
-	local r=out/results/5.10/rpm
+	local r=out/results/5.10/rpm ks
+	ks=$(rpm2cpio "$(find out/pkg/5.10/rpm -name 'kernel-zc5.10-*.x86_64.rpm' ! -name '*-devel-*' ! -name '*-debuginfo-*')" |
+		(d=$(mktemp -d) && cd "$d" && cpio -idm --quiet "./lib/modules/*/vmlinuz" && sha256sum lib/modules/*/vmlinuz | cut -d' ' -f1 && rm -rf "$d"))
+	jq -e --arg s "$ks" '.boot == "identical" and .same_bytes_as_deb_kernel and .kernel_sha256 == $s' "$r/boot.json" >/dev/null ||
+		fail "the identical RPM kernel was booted again, or its record is wrong: $(cat "$r/boot.json")"
+	jq -e '.verdict == "pass" and .booted == false' "$r/verdict.json" >/dev/null || fail "RPM kernel record: $(cat "$r/verdict.json")"
+	# SMOKE_RPM=always boots it anyway: the direct boot of the RPM's kernel.
+	SMOKE_RPM=always smoke_line 5.10
+	assert_eq 0 "$rc" "smoke.sh 5.10 with SMOKE_RPM=always"
 	jq -e '.verdict == "pass"' "$r/verdict.json" >/dev/null || fail "RPM kernel verdict: $(cat "$r/verdict.json")"
 	jq -e '.boot == "direct" and (.rpm | test("kernel-zc[0-9.]+-[a-z0-9]+-.*\\.rpm$"))' "$r/boot.json" >/dev/null ||
 		fail "rpm/boot.json: $(cat "$r/boot.json")"
