@@ -121,6 +121,8 @@ expect_control_fail() {
 	[ -f "$d/verdict.json" ] || die "no control result ($d/verdict.json): did 'make smoke KERNEL=control' run?"
 	for v in "$d/verdict.json" "$d/rpm/verdict.json"; do
 		[ -f "$v" ] || continue
+		# the record of an RPM kernel not booted again is the image boot's
+		if jq -e '.booted == false' "$v" >/dev/null; then continue; fi
 		n=$((n + 1))
 		f=$(jq -r '.failing_checks | join(" ")' "$v")
 		if [ "$(jq -r .verdict "$v")" != fail ]; then
@@ -349,8 +351,8 @@ if [ -n "$rpm_kernel" ]; then
 		# new. Its record is the image boot's, saying so.
 		mkdir -p "$res/rpm"
 		log smoke "$kid" "$lts-rpm: its kernel is byte-identical to the image's (sha256 ${ksum:0:16}...): the image boot stands for it, not booted again (SMOKE_RPM=always boots it)"
-		jq --arg n "$lts-rpm" --arg s "$ksum" '.name = $n | .booted = false | .same_kernel_as = "image boot"
-			| .reason = "not booted: the same kernel bytes (sha256 \($s)) as the image boot, whose verdict this is: \(.reason)"' \
+		jq --arg n "$lts-rpm" --arg s "$ksum" '.name = $n | .booted = false
+			| .not_booted_because = "the same kernel bytes (sha256 \($s)) as the image boot, whose verdict this is"' \
 			"$res/verdict.json" >"$res/rpm/verdict.json"
 		jq --arg rpm "$(relpath "$rpm_kernel")" --arg s "$ksum" \
 			'{accel, boot_to_verdict_seconds: 0, retries: 0, image, image_bytes, boot: "identical", profile,
