@@ -221,6 +221,9 @@ boot_once() {
 	wait "$pid" || qrc=$?
 	[ -n "$tv" ] || tv=$(date +%s.%N)
 	B_SECS=$(printf '%.1f' "$(echo "$tv - $t0" | bc)")
+	# timeout(1) exits 137 when qemu outlived the TERM at the limit by the
+	# 10 s grace (a loaded machine) and had to be killed: still a timeout
+	if [ "$qrc" = 137 ] && [ "$(echo "$B_SECS >= $timeout_s" | bc)" = 1 ]; then qrc=124; fi
 	if [ "$qrc" != 0 ] && [ "$qrc" != 124 ] && ! grep -aq . "$res/console.log" 2>/dev/null; then
 		log smoke "$kid" "$name: qemu exited $qrc without any console output: $(tail -n 3 "$res/qemu.log" | tr '\n' ' ')"
 	fi

@@ -20,8 +20,15 @@ set -euo pipefail
 
 console=$1 dir=$2 name=$3 qrc=$4 secs=$5
 mkdir -p "$dir"
-[ "$console" -ef "$dir/console.log" ] || cp "$console" "$dir/console.log"
-tr -d '\r' <"$console" >"$dir/.console"
+if [ -f "$console" ]; then
+	[ "$console" -ef "$dir/console.log" ] || cp "$console" "$dir/console.log"
+	tr -d '\r' <"$console" >"$dir/.console"
+else
+	# qemu stopped (or was stopped) before it opened its serial file: an
+	# empty console, judged like any other (timeout, no result)
+	: >"$dir/console.log"
+	: >"$dir/.console"
+fi
 rm -f "$dir/smoke.tap" "$dir/smoke.json" "$dir/bench.json" "$dir/stress.tap" "$dir/stress.json" "$dir/selftests.tap" "$dir/lockcount.json"
 
 between() { # between BEGIN END: the lines strictly between two marker lines
@@ -114,7 +121,7 @@ if [ -n "$splat_text" ] && [ "${verdict:-}" != panic ]; then
 elif [ -n "${verdict:-}" ]; then
 	:
 elif [ "$qrc" = 124 ]; then
-	verdict=timeout code=11 reason="no verdict within ${secs}s (last console line: $(grep -a . "$dir/.console" | tail -n1 | cut -c1-120))"
+	verdict=timeout code=11 reason="no verdict within ${secs}s (last console line: $( (grep -a . "$dir/.console" || echo 'none: the console is empty') | tail -n1 | cut -c1-120))"
 else
 	verdict=no-result code=12 reason="the guest stopped (qemu exit $qrc) without the zc-smoke end marker"
 fi

@@ -156,6 +156,13 @@ test_verdict_tells_panic_timeout_and_no_result_apart() {
 	run_rc rc scripts/verdict.sh "$d/c2" "$d/r3" t 0 5
 	assert_eq 12 "$rc" "no-result code"
 	jq -e '.verdict == "no-result"' "$d/r3/verdict.json" >/dev/null
+	# qemu stopped at the limit before it opened its serial file (a loaded
+	# machine): a timeout with a record, not a crash of verdict.sh
+	run_rc rc scripts/verdict.sh "$d/none" "$d/r4" t 124 5
+	assert_eq 11 "$rc" "timeout code without a console file"
+	assert_contains "$out" "the console is empty"
+	jq -e '.verdict == "timeout" and .exit_code == 11' "$d/r4/verdict.json" >/dev/null || fail "verdict.json without a console"
+	rm -rf "$d"
 }
 
 # A kernel splat is its own verdict (13), with the excerpt, even when every
