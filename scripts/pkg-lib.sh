@@ -165,19 +165,19 @@ pkg_history() {
 # pkg_publish FORMAT DIR LINTER: DIR (the linted packages) becomes
 # $OUT/pkg/$KID/FORMAT, with its inputs sum; log the sizes, record the stage.
 pkg_publish() {
-	local fmt=$1 dir=$2 linter=$3 f
+	local fmt=$1 dir=$2 linter=$3 f n
+	n=$(find "$dir" -maxdepth 1 -name "*.$fmt" | wc -l)
 	echo "$INPUTS" >"$dir/.inputs"
 	# The work of this build, for the summary of a later pass that finds it
 	# cached (_stage_t0: stage_begin in lib.sh).
 	# shellcheck disable=SC2154
-	printf '{"build_seconds": %d, "packages": %d}\n' "$(($(date +%s) - _stage_t0))" \
-		"$(find "$dir" -maxdepth 1 -name "*.$fmt" | wc -l)" >"$dir/.work.json"
+	printf '{"build_seconds": %d, "packages": %d}\n' "$(($(date +%s) - _stage_t0))" "$n" >"$dir/.work.json"
 	publish_dir "$dir" "$OUT/pkg/$KID/$fmt"
 	echo "$KREL" >"$OUT/pkg/$KID/KREL"
 	for f in "$OUT/pkg/$KID/$fmt"/*."$fmt"; do
 		log "$fmt" "$LTS" "$(basename "$f") $(numfmt --to=iec "$(stat -c %s "$f")")"
 	done
-	stage_end ok "$(find "$OUT/pkg/$KID/$fmt" -name "*.$fmt" | wc -l) ${fmt}s, $linter clean"
+	stage_end ok "$n ${fmt}s, $linter clean"
 }
 
 # pkg_signed_image OUT: the staged vmlinuz, signed for shim (sign-image.sh).

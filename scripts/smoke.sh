@@ -348,7 +348,9 @@ if [ -n "$rpm_kernel" ]; then
 	file -b "$BOOT_KERNEL" | grep -q "version $KREL " ||
 		die "the kernel in $rpm_kernel is not $KREL: $(file -b "$BOOT_KERNEL" | cut -c1-120)"
 	ksum=$(sha256_of "$BOOT_KERNEL")
-	if [ "${SMOKE_RPM:-auto}" != always ] && cmp -s "$BOOT_KERNEL" "$img_dir/uki.linux"; then
+	same=false
+	if cmp -s "$BOOT_KERNEL" "$img_dir/uki.linux"; then same=true; fi
+	if [ "$same" = true ] && [ "${SMOKE_RPM:-auto}" != always ]; then
 		# The same bytes as the kernel the image just booted (with the same
 		# initrd, disk and command line): a second boot would prove nothing
 		# new. Its record is the image boot's, saying so.
@@ -357,19 +359,16 @@ if [ -n "$rpm_kernel" ]; then
 		jq --arg n "$lts-rpm" --arg s "$ksum" '.name = $n | .booted = false
 			| .not_booted_because = "the same kernel bytes (sha256 \($s)) as the image boot, whose verdict this is"' \
 			"$res/verdict.json" >"$res/rpm/verdict.json"
-		jq --arg rpm "$(relpath "$rpm_kernel")" --arg s "$ksum" \
-			'{accel, boot_to_verdict_seconds: 0, retries: 0, image, image_bytes, boot: "identical", profile,
-			  rpm: $rpm, kernel: "\($rpm):/lib/modules/.../vmlinuz", kernel_sha256: $s, same_bytes_as_deb_kernel: true}' \
+		jq '{accel, boot_to_verdict_seconds: 0, retries: 0, image, image_bytes, boot: "identical", profile}' \
 			"$res/boot.json" >"$res/rpm/boot.json"
 	else
 		boot "$lts-rpm" "$res/rpm" direct
-		jq --arg rpm "$(relpath "$rpm_kernel")" --arg s "$ksum" \
-			--arg same "$(cmp -s "$BOOT_KERNEL" "$img_dir/uki.linux" && echo true || echo false)" \
-			'.rpm = $rpm | .kernel = "\($rpm):/lib/modules/.../vmlinuz" | .kernel_sha256 = $s |
-			 .same_bytes_as_deb_kernel = ($same == "true")' "$res/rpm/boot.json" >"$res/rpm/boot.json.tmp"
-		mv "$res/rpm/boot.json.tmp" "$res/rpm/boot.json"
 		if [ "$code" = 0 ]; then code=$B_CODE; fi
 	fi
+	jq --arg rpm "$(relpath "$rpm_kernel")" --arg s "$ksum" --argjson same "$same" \
+		'.rpm = $rpm | .kernel = "\($rpm):/lib/modules/.../vmlinuz" | .kernel_sha256 = $s |
+		 .same_bytes_as_deb_kernel = $same' "$res/rpm/boot.json" >"$res/rpm/boot.json.tmp"
+	mv "$res/rpm/boot.json.tmp" "$res/rpm/boot.json"
 elif [ "${SMOKE_RPM:-auto}" = no ]; then
 	log smoke "$kid" "SMOKE_RPM=no: the RPM's kernel is not booted"
 else
