@@ -108,6 +108,7 @@ help:
 	@echo '  kernel               build with PROFILE (smoke|cloud|distro) once, stage image/modules/headers'
 	@echo '                       (CONFIG_ONLY=1: configure and check the profile only)'
 	@echo '  deb                  linux-image-<KREL>, linux-headers-<KREL> (+ zc-smoke), lintian-clean'
+	@echo '  selftests-pkg        zc-selftests-<lts>: tcp_mmap, msg_zerocopy, tcp_inq of the line'"'"'s own tree'
 	@echo '  rpm                  kernel-zc, kernel-zc-devel (+ zc-smoke), rpmlint-clean'
 	@echo '  repro-check          rebuild from scratch and compare the packages byte for byte'
 	@echo
@@ -166,6 +167,11 @@ tools-pkg: $(C_OUT)/zc-smoke
 deb: $(addprefix deb-,$(KERNELS))
 deb-%: kernel-% tools-pkg
 	$(Q)"$(SCRIPTS)"/package-deb.sh $*
+
+# zc-selftests-<lts>: the line's own net selftests, one package for every profile
+selftests-pkg: $(addprefix selftests-pkg-,$(KERNELS))
+selftests-pkg-%: patch-%
+	$(Q)"$(SCRIPTS)"/package-selftests.sh $*
 
 rpm: $(addprefix rpm-,$(KERNELS))
 rpm-%: kernel-% tools-pkg

@@ -4,13 +4,15 @@
 # scripts/lib.sh, never executed. (Not read by mkosi: only mkosi.* is.)
 
 # image_pkg_dirs LTS: PKG_DIRS_A, the .deb directories of LTS: $PKG_DIRS when
-# set (space separated), else $OUT/pkg/<kid>/deb and $OUT/pkg/common/deb.
+# set (space separated), else $OUT/pkg/<kid>/deb and $OUT/pkg/common/deb, and
+# $OUT/pkg/<lts>/selftests (zc-selftests-<lts>, one for every profile) when built.
 # Also RPM_DIRS_A: $RPM_DIRS, else $OUT/pkg/<kid>/rpm and $OUT/pkg/common/rpm
 # (RPM_DIRS=none: no rpm at all).
 image_pkg_dirs() {
 	local lts=$1 d kid
 	kid=$(kid "$lts")
 	read -r -a PKG_DIRS_A <<<"${PKG_DIRS:-$OUT/pkg/$kid/deb $OUT/pkg/common/deb}"
+	if [ -z "${PKG_DIRS:-}" ] && [ -d "$OUT/pkg/$lts/selftests" ]; then PKG_DIRS_A+=("$OUT/pkg/$lts/selftests"); fi
 	if [ "${RPM_DIRS:-}" = none ]; then
 		RPM_DIRS_A=()
 	else

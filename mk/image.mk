@@ -12,7 +12,7 @@
 # CONTROL_PREREQS (the targets that build the control's packages).
 
 SMOKE_TIMEOUT ?= 300
-CONTROL_PREREQS ?= deb rpm
+CONTROL_PREREQS ?= deb rpm selftests-pkg
 export SMOKE_TIMEOUT
 # Every line with results is in the side-by-side table, the control included.
 SMOKE_LINES := $(patsubst patches/%/source.conf,%,$(wildcard patches/*/source.conf))
@@ -20,7 +20,7 @@ SMOKE_LINES := $(patsubst patches/%/source.conf,%,$(wildcard patches/*/source.co
 .PHONY: image smoke control smoke-summary help-image
 
 image: $(addprefix image-,$(KERNELS))
-image-%: deb-% rpm-%
+image-%: deb-% rpm-% selftests-pkg-%
 	$(Q)$(SCRIPTS)/image.sh $*
 
 # Boots run one after the other, whatever `make -j` says: two TCG guests on a

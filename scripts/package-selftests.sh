@@ -3,7 +3,9 @@
 # tcp_mmap, msg_zerocopy and tcp_inq of LTS's patched tree (the tree the
 # kernel packages are built from), as scripts/selftests.sh prepares them,
 # built statically by dpkg-buildpackage with packaging/deb/zc-selftests/ and
-# installed in /usr/lib/zc-kernel/selftests/<lts>/ with zc-selftests-run.
+# installed in /usr/lib/zc-kernel/selftests/<line>/ with zc-selftests-run
+# (<line>: the upstream line, 5.10 for the control, as zc-smoke-boot looks
+# it up from `uname -r`).
 # Version: the kernel's package version (e.g. 5.10.262-1+zc1). lintian clean.
 # Output: $OUT/pkg/<lts>/selftests/. Cached on its inputs.
 set -euo pipefail
@@ -41,8 +43,9 @@ mkdir -p "$src/debian/source"
 cp -r "$st/src" "$src/src"
 cp "$st/manifest.json" "$st/zc-selftests-run" "$src/"
 echo "$lts" >"$src/lts"
+echo "$SRC_LINE" >"$src/line"
 mb=$(jq -r .tcp_mmap_mb "$st/manifest.json")
-subst() { sed -e "s/@LTS@/$lts/g" -e "s/@KVER@/$CONF_VERSION/g" -e "s/@MB@/$mb/g" "$1"; }
+subst() { sed -e "s/@LTS@/$lts/g" -e "s/@LINE@/$SRC_LINE/g" -e "s/@KVER@/$CONF_VERSION/g" -e "s/@MB@/$mb/g" "$1"; }
 subst "$TOP/packaging/deb/zc-selftests/control.in" >"$src/debian/control"
 subst "$TOP/packaging/deb/zc-selftests/lintian-overrides" >"$src/debian/$pkg.lintian-overrides"
 cp "$TOP/packaging/deb/zc-selftests/rules" "$TOP/packaging/deb/zc-selftests/copyright" "$src/debian/"

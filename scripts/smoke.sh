@@ -20,7 +20,8 @@
 #   smoke.sh --summary LTS...   the patched-against-control table of the
 #                               results present, also in $OUT/results/bench-summary.txt
 #
-# Variables: SMOKE_TIMEOUT (seconds per boot, default 300), SMOKE_RETRIES
+# Variables: SMOKE_TIMEOUT (seconds per boot, default 300 + 2 x SMOKE_STRESS;
+# 900 + 4 x SMOKE_STRESS for PROFILE=debug), SMOKE_RETRIES
 # (retries after a timeout, default 1), SMOKE_RPM=auto|always|no (auto: boot
 # the RPM's kernel when the line has one, unless it is byte-identical to the
 # kernel the image booted, whose results then stand for it; always: boot it
@@ -293,7 +294,8 @@ for f in "$ovmf_code" "$ovmf_vars"; do [ -f "$f" ] || die "$f is missing: instal
 # zc-stress after zc-smoke, SMOKE_STRESS seconds (0: not run).
 stress_s=${SMOKE_STRESS:-60}
 [[ $stress_s =~ ^[0-9]+$ ]] || die "SMOKE_STRESS must be a number of seconds, not '$stress_s'"
-timeout_s=${SMOKE_TIMEOUT:-$((300 + 2 * stress_s))}
+# KASAN and lockdep slow every step of a debug kernel several times under TCG.
+if [ "${PROFILE:-smoke}" = debug ]; then timeout_s=${SMOKE_TIMEOUT:-$((900 + 4 * stress_s))}; else timeout_s=${SMOKE_TIMEOUT:-$((300 + 2 * stress_s))}; fi
 [[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -gt 0 ] || die "SMOKE_TIMEOUT must be a number of seconds, not '$timeout_s'"
 case ${SMOKE_RPM:-auto} in auto | always | no) ;; *) die "SMOKE_RPM must be auto, always or no, not '$SMOKE_RPM'" ;; esac
 # oops=panic: an oops ends the boot at once (panic=-1 is in the image)
