@@ -27,6 +27,12 @@
 #   freshness       every package in tested-packages.json still exists with the
 #                   same sha256, and every package under $OUT/pkg/<k>/ was tested
 #   profile         the packaged kernel release ends with -<PROFILE>
+#   stress          zc-stress ran in the image and found no integrity error
+#   selftests       the line's own selftests (zc-selftests-<lts>) ran and passed
+#   lockcount       (profiles with LOCKCOUNT=required: debug) zc-lockcount
+#                   counted 0 VMA lookups and 0 mmap_lock read locks in each
+#                   fast path
+#   abi             (fleet profiles) Debian's exported symbols are all kept
 # Not a test, recorded per kernel: the profile and the channels it may go to
 # (CHANNELS= of packaging/configs/<profile>.profile: lab or fleet), and the
 # line's pinned version, the newest one its suites serve and behind_by, from
@@ -66,7 +72,7 @@ profile=${PROFILE:-smoke}
 [[ $profile =~ ^[a-z0-9]+$ ]] || die "bad profile name '$profile' (lower-case letters and digits only)"
 prof_file=$TOP/packaging/configs/$profile.profile
 [ -f "$prof_file" ] || die "unknown profile '$profile': no $prof_file (known: $(cd "$TOP/packaging/configs" && ls -- *.profile | sed 's/\.profile$//' | tr '\n' ' '))"
-PROF_CHANNELS="" PROF_ABI_FLAVOUR=""
+PROF_CHANNELS="" PROF_ABI_FLAVOUR="" PROF_LOCKCOUNT=""
 parse_kv "$prof_file" PROF_
 case "$PROF_CHANNELS" in lab | fleet) ;; *) die "$prof_file: CHANNELS must be lab or fleet, not '$PROF_CHANNELS'" ;; esac
 
@@ -418,6 +424,39 @@ gate_kernel() {
 		fi
 	fi
 
+	# stress, selftests: zc-stress and the line's own selftests ran in the image
+	# and passed (verdict.json's stress_exit, selftests_exit; 4 is a skip, and
+	# a skip is not a pass).
+	# lockcount (a profile with LOCKCOUNT=required, i.e. debug): zc-lockcount
+	# counted 0 VMA lookups and 0 mmap_lock read acquisitions in each fast
+	# path; a kernel without the fix counts one of each per call.
+	local lockcount=null
+	if valid "$res/verdict.json"; then
+		local what ex tap
+		for what in stress selftests; do
+			ex=$(jq -r --arg w "$what" '.[$w + "_exit"] // "none" | tostring' "$res/verdict.json")
+			tap="$res/$what.tap"
+			case "$ex" in
+			0) add_test "$what" true "$what passed in the image: $(grep -c '^ok ' "$tap" 2>/dev/null || echo 0) test points ok" ;;
+			none) add_test "$what" false "$k: $what did not run in the image (verdict.json has no ${what}_exit): rebuild the image with zc-smoke and zc-selftests-$k ('make image KERNEL=$k') and run 'make smoke KERNEL=$k'" ;;
+			4) add_test "$what" false "$k: $what skipped everything in the image (exit 4): $(grep -m1 -o 'SKIP.*' "$tap" 2>/dev/null || echo 'no reason given')" ;;
+			*) add_test "$what" false "$k: $what failed in the image (exit $ex): $(grep -m3 '^not ok ' "$tap" 2>/dev/null | tr '\n' ' ')(all in $(rel "$tap"))" ;;
+			esac
+		done
+	fi
+	if [ "${PROF_LOCKCOUNT:-}" = required ]; then
+		if valid "$res/lockcount.json" && jq -e '(.cases | type) == "object" and (.cases | length) >= 3' "$res/lockcount.json" >/dev/null 2>&1; then
+			lockcount=$(jq -c '{calls_per_case, exit, cases: (.cases | map_values({calls, vma_lookups, mmap_lock_read, error}))}' "$res/lockcount.json")
+			if jq -e '.exit == 0 and all(.cases[]; .vma_lookups == 0 and .mmap_lock_read == 0 and .error == null)' "$res/lockcount.json" >/dev/null; then
+				add_test lockcount true "$(jq -r '"no VMA lookup and no mmap_lock read lock in \(.calls_per_case) calls of each fast path: " + ([.cases | keys[]] | join(", "))' "$res/lockcount.json")"
+			else
+				add_test lockcount false "$k: the fast paths take mmap_lock or look the VMA up: $(jq -r '[.cases | to_entries[] | "\(.key) \(.value.vma_lookups) VMA lookups, \(.value.mmap_lock_read) read locks in \(.value.calls) calls\(if .value.error then " (\(.value.error))" else "" end)"] | join("; ")' "$res/lockcount.json") ($(rel "$res/lockcount.json"))"
+			fi
+		else
+			add_test lockcount false "$k: the $profile profile requires zc-lockcount's counts, and $(rel "$res/lockcount.json") is missing or has no cases: the kernel has no function tracer, or zc-lockcount skipped ($(jq -r '.lockcount_exit // "not run" | tostring' "$res/verdict.json" 2>/dev/null))"
+		fi
+	fi
+
 	# abi: a fleet profile (ABI_FLAVOUR= in its profile) keeps every exported
 	# symbol of Debian's build of the same release (scripts/abi-check.sh).
 	local abi=null
@@ -452,8 +491,8 @@ gate_kernel() {
 	jq -n --arg name "$kid" --arg line "$k" --arg profile "$profile" --arg ch "$PROF_CHANNELS" --arg krel "$krel" --arg res "$(rel "$res")" \
 		--slurpfile tests "$tests" --slurpfile pk "$work/$k.packages.json" --slurpfile req "$work/$k.required.json" \
 		--argjson outdated "$(outdated_json "$k")" \
-		--argjson boot "$boot" --argjson smoke "$smoke" --argjson bench "$bench" --argjson abi "$abi" \
-		'{name: $name, line: $line, profile: $profile, channels: $ch, abi: $abi,
+		--argjson boot "$boot" --argjson smoke "$smoke" --argjson bench "$bench" --argjson abi "$abi" --argjson lockcount "$lockcount" \
+		'{name: $name, line: $line, profile: $profile, channels: $ch, abi: $abi, lockcount: $lockcount,
 		  verdict: (if ($tests | all(.pass)) then "pass" else "fail" end),
 		  problems: [$tests[] | select(.pass | not) | .message],
 		  krel: (if $krel == "" then null else $krel end),

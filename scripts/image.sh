@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # image.sh LTS: build the UEFI-bootable disk image of one kernel line with
 # mkosi (the configuration is images/, one for every kernel): Debian bookworm
-# with systemd, the line's linux-image-<KREL> and the common zc-smoke package,
+# with systemd, the line's linux-image-<KREL>, the common zc-smoke package and
+# the line's zc-selftests-<lts> when it is built,
 # a UKI as EFI/BOOT/BOOTX64.EFI. Writes $OUT/images/<lts>/:
 #   zc-<lts>_<KREL>.raw   the disk image (what a user boots or flashes)
 #   zc-<lts>_<KREL>.efi   its UKI; uki.{linux,initrd,cmdline}: the UKI's sections
@@ -102,6 +103,12 @@ mkosi_args=(
 	--incremental yes
 )
 for d in "${PKG_DIRS_A[@]}"; do mkosi_args+=(--volatile-package-directory "$d"); done
+# The line's selftests (zc-selftests-<lts>), when a package directory has them.
+selftests_pkg=""
+if image_deb_files | grep -q "/zc-selftests-${lts}_[^/]*\.deb\$"; then
+	selftests_pkg=zc-selftests-$lts
+	mkosi_args+=(--volatile-package "$selftests_pkg")
+fi
 warm=cold
 if compgen -G "$mcache/incremental/*.cache" >/dev/null; then warm=warm; fi
 log image "$kid" "building $name.raw with mkosi $mver ($warm incremental cache; packages from ${PKG_DIRS_A[*]})"
@@ -152,6 +159,10 @@ jq -e --arg p "linux-image-$KREL" '[.packages[] | select(.name == $p)] | length 
 	die "the image does not contain linux-image-$KREL (see $manifest)"
 jq -e '[.packages[] | select(.name == "zc-smoke")] | length == 1' "$manifest" >/dev/null ||
 	die "the image does not contain zc-smoke (see $manifest)"
+if [ -n "$selftests_pkg" ]; then
+	jq -e --arg p "$selftests_pkg" '[.packages[] | select(.name == $p)] | length == 1' "$manifest" >/dev/null ||
+		die "the image does not contain $selftests_pkg (see $manifest)"
+fi
 others=$(jq -r --arg p "linux-image-$KREL" '.packages[] | select(.name | startswith("linux-image-")) | select(.name != $p) | .name' "$manifest")
 [ -z "$others" ] || die "a distro kernel slipped into the image: $others (something in images/ pulls it in)"
 objcopy -O binary --only-section=.cmdline "$uki" "$tmp/uki.cmdline.raw"

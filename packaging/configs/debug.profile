@@ -6,3 +6,5 @@
 BASE=tinyconfig
 FRAGMENTS=smoke.config,debug.config
 CHANNELS=lab
+# The gate requires zc-lockcount's counts of a debug kernel (0 on a fixed one).
+LOCKCOUNT=required

@@ -170,8 +170,19 @@ gfx_kernel() {
 	fi
 	jq --arg k "$krel" '.kernel = $k' "$GFX/fixtures/smoke.json" >"$r/smoke.json"
 	jq --arg k "$krel" '.kernel = $k' "$GFX/fixtures/bench.json" >"$r/bench.json"
-	jq -n --arg k "$lts" '{name: $k, verdict: "pass", exit_code: 0, reason: "all checks passed", seconds: 30, failing_checks: []}' >"$r/verdict.json"
+	jq -n --arg k "$lts" '{name: $k, verdict: "pass", exit_code: 0, reason: "all checks passed", seconds: 30, failing_checks: [],
+		splat: null, stress_exit: 0, selftests_exit: 0, lockcount_exit: 4}' >"$r/verdict.json"
 	printf 'TAP version 13\n1..1\nok 1 struct_size\n' >"$r/smoke.tap"
+	printf 'TAP version 13\n1..2\nok 1 pair_0\nok 2 total\n' >"$r/stress.tap"
+	printf 'TAP version 13\n1..2\nok 1 tcp_mmap_v4\nok 2 tcp_mmap_v6\n' >"$r/selftests.tap"
+	# A debug kernel has zc-lockcount's counts: 0 in each fast path.
+	if grep -qsx 'LOCKCOUNT=required' "$TOP/packaging/configs/$PROFILE.profile"; then
+		jq_edit "$r/verdict.json" '.lockcount_exit = 0'
+		jq -n '{tool: "zc-lockcount", version: "1.1", calls_per_case: 200, exit: 0,
+			cases: {inq_zero: {calls: 200, returned_0: 200, vma_lookups: 0, mmap_lock_read: 0, error: null},
+				copybuf: {calls: 200, returned_0: 200, vma_lookups: 0, mmap_lock_read: 0, error: null},
+				skip_hint: {calls: 200, returned_0: 200, vma_lookups: 0, mmap_lock_read: 0, error: null}}}' >"$r/lockcount.json"
+	fi
 	echo "@@ZC-KERNEL $krel" >"$r/console.log"
 	# A fleet profile needs its ABI report (scripts/abi-check.sh): a kept ABI.
 	if grep -qs '^ABI_FLAVOUR=' "$TOP/packaging/configs/$PROFILE.profile"; then
@@ -268,10 +279,11 @@ test_gate_passes_on_good_results() {
 	jq -e '.packages[] | select(.file | endswith("zc-smoke_1.0-1_amd64.deb")) | (.kernels | sort) == ["9.8", "9.9"]' "$OUT/gate.json" >/dev/null ||
 		fail "the common package should be recorded as tested by both kernels"
 	# JUnit: per kernel, one testcase per smoke check + results, required:smoke,
-	# required:bench, boot, bench, kernel-release, freshness, profile.
+	# required:bench, boot, bench, kernel-release, freshness, profile, stress,
+	# selftests.
 	local checks
 	checks=$(jq '.checks | length' "$GFX/fixtures/smoke.json")
-	assert_eq $((2 * (checks + 8))) "$(grep -c '<testcase ' "$OUT/gate-junit.xml")" "JUnit testcases"
+	assert_eq $((2 * (checks + 10))) "$(grep -c '<testcase ' "$OUT/gate-junit.xml")" "JUnit testcases"
 	assert_eq 0 "$(grep -c '<failure' "$OUT/gate-junit.xml" || true)" "JUnit failures"
 	grep -q '<testcase classname="gate.9.8" name="check:inq_zero_v4"/>' "$OUT/gate-junit.xml" || fail "no JUnit testcase for 9.8 inq_zero_v4"
 	grep -q '<testcase classname="gate.9.9" name="bench"/>' "$OUT/gate-junit.xml" || fail "no JUnit bench testcase"
@@ -580,6 +592,39 @@ test_gate_profile_of_the_packages() {
 	PROFILE=nope gate 9.9
 	assert_eq 1 "$rc" "unknown profile"
 	assert_contains "$out" "unknown profile 'nope'"
+}
+
+# zc-stress and the selftests must have run in the image and passed; a debug
+# kernel must show zc-lockcount's 0 in every fast path.
+test_gate_requires_stress_selftests_and_debug_lockcount() {
+	gfx_two_kernels
+	jq_edit "$OUT/results/9.8/verdict.json" '.stress_exit = 1'
+	printf 'TAP version 13\n1..1\n# pair 1: session 3 message 7: byte 12 is 0x41, expected 0x42\nnot ok 1 pair_1\n' >"$OUT/results/9.8/stress.tap"
+	gate 9.9 9.8
+	assert_gate_fails 9.8 stress "stress failed in the image (exit 1): not ok 1 pair_1"
+	jq_edit "$OUT/results/9.8/verdict.json" '.stress_exit = 0 | del(.selftests_exit)'
+	gate 9.9 9.8
+	assert_gate_fails 9.8 selftests "selftests did not run in the image"
+	jq_edit "$OUT/results/9.8/verdict.json" '.selftests_exit = 4'
+	gate 9.9 9.8
+	assert_gate_fails 9.8 selftests "selftests skipped everything"
+	jq_edit "$OUT/results/9.8/verdict.json" '.selftests_exit = 0'
+	gate 9.9 9.8
+	assert_eq 0 "$rc" "both ran and passed ($out)"
+	jq -e '.kernels[0].lockcount == null' "$OUT/gate.json" >/dev/null || fail "a smoke kernel needs no lock count"
+	# debug: the counts are required and recorded
+	PROFILE=debug
+	gfx_kernel 9.9
+	PROFILE=debug gate 9.9
+	assert_eq 0 "$rc" "a debug kernel with 0 counts ($out)"
+	jq -e '.kernels[0].lockcount.cases.copybuf.mmap_lock_read == 0' "$OUT/gate.json" >/dev/null ||
+		fail "gate.json records no lock count: $(jq -c '.kernels[0].lockcount' "$OUT/gate.json")"
+	jq_edit "$OUT/results/9.9-debug/lockcount.json" '.exit = 1 | .cases.skip_hint.vma_lookups = 200 | .cases.skip_hint.mmap_lock_read = 200'
+	PROFILE=debug gate 9.9
+	assert_gate_fails 9.9-debug lockcount "skip_hint 200 VMA lookups, 200 read locks in 200 calls"
+	rm "$OUT/results/9.9-debug/lockcount.json"
+	PROFILE=debug gate 9.9
+	assert_gate_fails 9.9-debug lockcount "requires zc-lockcount's counts"
 }
 
 test_gate_fleet_profile_needs_the_abi_kept() {
