@@ -133,7 +133,7 @@ test_image_expect_control_fail_accepts_only_the_fast_paths() {
 	local o
 	o=$(mktemp -d)
 	mkdir -p "$o/results/control"
-	v() { jq -n --arg v "$1" --arg r "$2" --argjson f "$3" '{name: "control", verdict: $v, exit_code: 1, reason: $r, seconds: 1, failing_checks: $f}' >"$o/results/control/verdict.json"; }
+	v() { jq -n --arg v "$1" --arg r "$2" --argjson f "$3" '{name: "control", verdict: $v, exit_code: 1, reason: $r, seconds: 1, failing_checks: $f, stress_exit: 0, selftests_exit: 0}' >"$o/results/control/verdict.json"; }
 	v fail "zc-smoke exit 1; failing checks: ..." '["inq_zero_v4","copybuf_300_v4","skip_hint_300_v6"]'
 	run_rc rc env OUT="$o" scripts/smoke.sh --expect-control-fail
 	assert_eq 0 "$rc" "control failing the three fast paths"

@@ -251,9 +251,30 @@ test_expect_control_fail_new_checks_and_stress() {
 	v "zc-smoke exit 1; failing checks: ...; zc-stress exit 1: # pair 0: ..." '["inq_zero_v4","copybuf_300_v4","skip_hint_300_v6"]' 1
 	run_rc rc env OUT="$o" scripts/smoke.sh --expect-control-fail
 	assert_eq 1 "$rc" "a control failing zc-stress"
-	assert_contains "$out" "zc-stress or the selftests failed on the control"
+	assert_contains "$out" "zc-stress or the selftests did not run and pass on the control (stress_exit 1"
 	v "zc-smoke exit 1; failing checks: ..." '["inq_zero_v4","copybuf_300_v4","skip_hint_300_v6","misaligned_copybuf_v4"]' 0
 	run_rc rc env OUT="$o" scripts/smoke.sh --expect-control-fail
 	assert_eq 1 "$rc" "a control failing a regression check"
+	# the selftests did not run: not the expected failure either
+	v "zc-smoke exit 1; failing checks: ..." '["inq_zero_v4","copybuf_300_v4","skip_hint_300_v6"]' 0
+	jq 'del(.selftests_exit)' "$o/results/control/verdict.json" >"$o/x" && mv "$o/x" "$o/results/control/verdict.json"
+	run_rc rc env OUT="$o" scripts/smoke.sh --expect-control-fail
+	assert_eq 1 "$rc" "a control whose selftests did not run"
+	assert_contains "$out" "selftests_exit null"
+	# debug: the control must count a VMA lookup and a read lock in every fast path
+	mkdir -p "$o/results/control-debug"
+	v "zc-smoke exit 1; failing checks: ...; zc-lockcount exit 1: ..." '["inq_zero_v4","copybuf_300_v4","skip_hint_300_v6"]' 0
+	mv "$o/results/control/verdict.json" "$o/results/control-debug/verdict.json"
+	jq -n '{cases: {inq_zero: {vma_lookups: 200, mmap_lock_read: 200}, copybuf: {vma_lookups: 200, mmap_lock_read: 200},
+		skip_hint: {vma_lookups: 200, mmap_lock_read: 200}}}' >"$o/results/control-debug/lockcount.json"
+	run_rc rc env OUT="$o" PROFILE=debug scripts/smoke.sh --expect-control-fail
+	assert_eq 0 "$rc" "a debug control with counts in every fast path: $out"
+	jq '.cases.inq_zero.mmap_lock_read = 0' "$o/results/control-debug/lockcount.json" >"$o/x" && mv "$o/x" "$o/results/control-debug/lockcount.json"
+	run_rc rc env OUT="$o" PROFILE=debug scripts/smoke.sh --expect-control-fail
+	assert_eq 1 "$rc" "a debug control that took no lock in one fast path"
+	assert_contains "$out" "zc-lockcount did not count"
+	rm "$o/results/control-debug/lockcount.json"
+	run_rc rc env OUT="$o" PROFILE=debug scripts/smoke.sh --expect-control-fail
+	assert_eq 1 "$rc" "a debug control without lockcount.json"
 	rm -rf "$o"
 }
