@@ -104,7 +104,8 @@ test_rpm_two_kernels_of_a_line_install_side_by_side_and_erase_clean() {
 	pi_rpm_stub "$PI_REPO"
 	cp out/pkg/$PI_OLD/rpm/kernel-zc*.rpm "$PI_REPO/"
 	createrepo_c -q "$PI_REPO"
-	run_rc rc pi_dnf install zc-test-debian-host "$name" "$name-devel"
+	# by its kernel release, as the rollout installs it on dnf hosts
+	run_rc rc pi_dnf install zc-test-debian-host "zc-kernel-release($kold)" "$name-devel"
 	assert_eq 0 "$rc" "dnf install of $kold ($out)"
 	[ -s "$ROOT/boot/vmlinuz-$kold" ] && [ -s "$ROOT/boot/System.map-$kold" ] && [ -s "$ROOT/boot/config-$kold" ] ||
 		fail "no /boot files for $kold: $(ls "$ROOT/boot")"

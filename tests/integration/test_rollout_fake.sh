@@ -260,6 +260,51 @@ test_rollout_fake_install_safety() {
 	need h2 '.permanent_changes | map(select(test("apt preferences"))) | length == 1'
 }
 
+# The dnf path: a Debian GRUB host and two dnf hosts (GRUB with BLS entries,
+# grubby, kernel-install that would make a new kernel the default) in one
+# wave. The kernel comes from the YUM repository (zc-kernel-release(KREL)),
+# scoped with includepkgs; the default moves only after the health check;
+# a failing dnf host comes back on its old default.
+test_rollout_fake_dnf_hosts() {
+	fake_tools
+	fake_dir dnf
+	fake_fleet "$FD" 3 "$OLDK" "$NEWK" >/dev/null
+	fake_rpm_host "$FD" h2
+	fake_rpm_host "$FD" h3
+	touch "$FD/h3/.smoke-fail-$NEWK"
+	fake_rollout "$FD" KREL=$NEWK ROLLOUT_WAVES=3
+	assert_eq 1 "$rc" "rollout exit (h3 fails)"
+	need h1 '.verdict == "pass" and .boot_loader == "grub"'
+	need h2 '.verdict == "pass" and .boot_loader == "grub-bls" and .running_kernel == $n
+		and (.permanent_changes | map(select(test("yum repository"))) | length == 1)' --arg n "$NEWK"
+	need h3 '.verdict == "fail" and .failed_stage == "health" and .running_kernel == $o' --arg o "$OLDK"
+	assert_eq "$NEWK" "$(fh_default "$FD" h2)" "h2's default"
+	assert_eq "$OLDK" "$(fh_default "$FD" h3)" "h3's default after its rollback"
+	local c
+	c=$(cat "$FD/h2/calls.log")
+	assert_contains "$c" "dnf install -y -q --setopt=install_weak_deps=False zc-kernel-release($NEWK) zc-smoke" "h2's install"
+	assert_contains "$c" "dnf -q check" "h2's preflight"
+	assert_not_contains "$c" "apt-get" "h2's calls"
+	# the package's kernel-install did not make the untested kernel the
+	# default: the pin set UPDATEDEFAULT=no before the install
+	grep -qx 'UPDATEDEFAULT=no' "$FD/h3/etc/sysconfig/kernel" || fail "h3: $(cat "$FD/h3/etc/sysconfig/kernel")"
+	assert_not_contains "$(grep 'grubby --set-default' "$FD/h3/calls.log")" "$NEWK" "h3's grubby calls"
+	# the trial kexec took the BLS entry's command line, root= included
+	grep -q "boot $NEWK BOOT_IMAGE\|boot $NEWK .*root=UUID=1234-fake" "$FD/h2/boots.log" || fail "h2 boots: $(cat "$FD/h2/boots.log")"
+	grep -q '^includepkgs=kernel-zc\* zc-smoke$' "$FD/h2/etc/yum.repos.d/zc-kernel.repo" || fail "repo: $(cat "$FD/h2/etc/yum.repos.d/zc-kernel.repo")"
+	grep -q '^repo_gpgcheck=1$' "$FD/h2/etc/yum.repos.d/zc-kernel.repo" || fail "no repo_gpgcheck"
+	# an rpm host without dnf is refused before anything changes (the
+	# rpm database is there, dnf is not: this machine's own dnf cannot be
+	# hidden from a fake host, so that host has no rpm database either way)
+	fake_dir nodnf
+	fake_fleet "$FD" 1 "$OLDK" "$NEWK" >/dev/null
+	rm "$FD/h1/var/lib/dpkg/status"
+	fake_rollout "$FD" KREL=$NEWK
+	assert_eq 1 "$rc" "rollout onto a host with no package database"
+	need h1 '.verdict == "fail" and (.note | test("no package manager found"))'
+	assert_eq "$OLDK" "$(fh_default "$FD" h1)" "h1's default"
+}
+
 # Resume: a controller killed mid-wave leaves a correct summary; the resume
 # command it prints finishes the fleet without re-rolling the done host.
 test_rollout_fake_interrupted_run_resumes() {

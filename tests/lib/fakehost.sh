@@ -32,6 +32,7 @@ fake_fleet() {
 	for ((i = 1; i <= n; i++)); do
 		h=h$i
 		r=$dir/$h
+		mkdir -p "$r"/var/lib/dpkg && touch "$r/var/lib/dpkg/status"
 		mkdir -p "$r"/{bin,boot/grub,proc/sys/kernel/random,sys/kernel/security,etc/default/grub.d,etc/apt/keyrings,etc/apt/sources.list.d,etc/apt/preferences.d,run,var/lib,dev,usr/local/lib}
 		for c in apt-get apt-cache dpkg kexec systemctl zc-smoke update-grub grub-editenv grub-set-default grub-reboot findmnt bootctl; do
 			ln -sf "$FAKEHOST_LIB/bin/fake" "$r/bin/$c"
@@ -62,6 +63,29 @@ fake_fleet() {
 		        PATH: $r/bin:/usr/sbin:/usr/bin:/sbin:/bin
 		EOT
 	done
+}
+# fake_rpm_host DIR HOST: HOST of a fake_fleet becomes a dnf host (Fedora
+# style): dnf, rpm, grubby, grub2-editenv and grub2-reboot instead of apt,
+# dpkg, update-grub and grub-*; BLS entries in /boot/loader/entries, an
+# initramfs made by "dracut", /etc/sysconfig/kernel with UPDATEDEFAULT=yes
+# (the kernel package's kernel-install then makes a new kernel the default).
+fake_rpm_host() {
+	local dir=$1 h=$2 r c old
+	r=$dir/$h
+	old=$(cat "$r/proc/sys/kernel/osrelease")
+	for c in apt-get apt-cache dpkg update-grub grub-editenv grub-set-default grub-reboot; do rm -f "$r/bin/$c"; done
+	for c in dnf rpm grubby grub2-editenv grub2-reboot; do ln -sf "$FAKEHOST_LIB/bin/fake" "$r/bin/$c"; done
+	rm -rf "$r/var/lib/dpkg" "$r/boot/grub" "$r/etc/default/grub" "$r/etc/default/grub.d" "$r/boot/initrd.img-$old" "$r/.has-initramfs-tools"
+	mkdir -p "$r/usr/lib/sysimage/rpm" "$r/boot/loader/entries" "$r/boot/grub2" "$r/etc/sysconfig" "$r/etc/yum.repos.d" "$r/etc/pki/rpm-gpg" "$r/etc/kernel"
+	echo "fakemachineid0123456789abcdef0000" >"$r/etc/machine-id"
+	echo "root=UUID=1234-fake ro console=ttyS0 quiet" >"$r/etc/kernel/cmdline"
+	echo "initramfs $old" >"$r/boot/initramfs-$old.img"
+	printf 'UPDATEDEFAULT=yes\nDEFAULTKERNEL=kernel-core\n' >"$r/etc/sysconfig/kernel"
+	ZC_ROOT=$r "$r/bin/grubby" --fake-add-entry "$old"
+	ZC_ROOT=$r "$r/bin/grubby" --set-default="/boot/vmlinuz-$old"
+	echo "BOOT_IMAGE=(hd0,gpt2)/vmlinuz-$old root=UUID=1234-fake ro console=ttyS0 quiet" >"$r/proc/cmdline"
+	: >"$r/calls.log"
+	fake_hostvars "$dir" "$h" "zc_yum_repo_file: $r/etc/yum.repos.d/zc-kernel.repo" "zc_yum_key: $r/etc/pki/rpm-gpg/RPM-GPG-KEY-zc-kernel"
 }
 fh() { echo "$1/$2"; }
 fh_krel() { cat "$1/$2/proc/sys/kernel/osrelease"; }
