@@ -50,10 +50,15 @@ for prog in tcp_mmap msg_zerocopy tcp_inq; do
 		grep -q '^#define FILE_SZ ' "$work/src/$prog.c" || die "$net/tcp_mmap.c has no '#define FILE_SZ' line to size the run"
 		sed -i "s/^#define FILE_SZ .*/#define FILE_SZ (${mb}ULL << 20) \/* zc-kernel: was 32 GiB *\//" "$work/src/$prog.c"
 	fi
-	# The selftests' own flags (tools/testing/selftests/net/Makefile), static.
+	# The selftests' own flags and libraries (tools/testing/selftests/net/Makefile:
+	# "$(OUTPUT)/tcp_mmap: LDLIBS += -lpthread -lcrypto" in 6.12), static.
+	sed -n "s/^\$(OUTPUT)\/$prog:[[:space:]]*LDLIBS[[:space:]]*+=[[:space:]]*//p" "$net/Makefile" | tr '\n' ' ' |
+		sed 's/[[:space:]]*$//' >"$work/src/$prog.ldlibs"
+	ldlibs=()
+	read -r -a ldlibs <"$work/src/$prog.ldlibs" || true # no newline at its end
 	if ! $cc -O2 -Wall -static -pthread -I"$src/tools/testing/selftests" \
 		-include "$work/src/zc-linebuf.h" -o "$work/$prog" \
-		"$work/src/$prog.c" >>"$work/build.log" 2>&1; then
+		"$work/src/$prog.c" "${ldlibs[@]}" >>"$work/build.log" 2>&1; then
 		tail -n 20 "$work/build.log" >&2
 		die "$prog of the $lts $tree tree does not build (log: $dest/build.log)"
 	fi
@@ -65,7 +70,7 @@ install -m 0755 "$TOP/tests/selftests/zc-selftests-run" "$work/zc-selftests-run"
 	printf '{"lts": "%s", "tree": "%s", "tcp_mmap_mb": %s, "programs": [' "$lts" "$tree" "$mb"
 	sep=""
 	for prog in "${built[@]}"; do
-		printf '%s{"name": "%s", "source_sha256": "%s"}' "$sep" "$prog" "$(sha256sum "$net/$prog.c" | cut -d' ' -f1)"
+		printf '%s{"name": "%s", "source_sha256": "%s", "ldlibs": "%s"}' "$sep" "$prog" "$(sha256sum "$net/$prog.c" | cut -d' ' -f1)" "$(cat "$work/src/$prog.ldlibs")"
 		sep=", "
 	done
 	printf ']}\n'
