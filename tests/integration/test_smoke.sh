@@ -217,23 +217,31 @@ test_selftests_5_10_build_and_pass_on_host() {
 	assert_contains "$out" "# Totals: pass:6 fail:0"
 }
 
-# zc-selftests-5.10: lintian clean, the kernel's package version, the
-# programs in /usr/lib/zc-kernel/selftests/5.10/, and they run from there.
-test_selftests_package_5_10() {
-	[ -f out/patched/5.10/.zc-series ] || make -s patch KERNEL=5.10 >/dev/null
-	scripts/package-selftests.sh 5.10 >/dev/null
-	local deb ver t
-	ver=$(. patches/5.10/source.conf && echo "$VERSION+zc$ZC_REVISION")
-	deb=$(ls out/pkg/5.10/selftests/zc-selftests-5.10_*_amd64.deb)
-	assert_eq "$ver" "$(dpkg-deb -f "$deb" Version)" "package version"
-	t=$(mktemp -d)
-	dpkg -x "$deb" "$t"
-	for p in tcp_mmap msg_zerocopy tcp_inq zc-selftests-run manifest.json; do
-		[ -f "$t/usr/lib/zc-kernel/selftests/5.10/$p" ] || fail "$p is not in $deb"
+# zc-selftests-<lts> of every line and of the control: lintian clean, the
+# kernel's package version, the programs built with the line's own LDLIBS
+# (6.12's tcp_mmap needs -lcrypto) in /usr/lib/zc-kernel/selftests/<line>/
+# (5.10 for the control, as zc-smoke-boot looks it up from uname -r), and
+# they pass from there on this machine's kernel.
+test_selftests_packages_of_every_line() {
+	local l line deb ver t
+	for l in 5.10 6.1 6.12 control; do
+		[ -f "out/patched/$l/.zc-series" ] || make -s patch KERNEL=$l >/dev/null
+		run_rc rc scripts/package-selftests.sh $l
+		assert_eq 0 "$rc" "package-selftests.sh $l: $out"
+		read -r line ver < <(bash -c '. scripts/lib.sh && load_conf "$1" && echo "$SRC_LINE $CONF_VERSION+zc$CONF_ZC_REVISION"' _ "$l")
+		deb=$(ls out/pkg/$l/selftests/zc-selftests-${l}_*_amd64.deb)
+		assert_eq "$ver" "$(dpkg-deb -f "$deb" Version)" "$l: package version"
+		t=$(mktemp -d)
+		dpkg -x "$deb" "$t"
+		for p in tcp_mmap msg_zerocopy tcp_inq zc-selftests-run manifest.json; do
+			[ -f "$t/usr/lib/zc-kernel/selftests/$line/$p" ] || fail "$l: $p is not in /usr/lib/zc-kernel/selftests/$line/ of $deb"
+		done
+		file -L "$t/usr/lib/zc-kernel/selftests/$line/tcp_mmap" | grep -q 'statically linked' || fail "$l: tcp_mmap is not static"
+		run_rc rc "$t/usr/lib/zc-kernel/selftests/$line/zc-selftests-run"
+		rm -rf "$t"
+		assert_eq 0 "$rc" "$l: the packaged selftests on the host: $out"
+		assert_contains "$out" "# Totals: pass:6 fail:0" "$l"
 	done
-	run_rc rc "$t/usr/lib/zc-kernel/selftests/5.10/zc-selftests-run"
-	rm -rf "$t"
-	assert_eq 0 "$rc" "the packaged selftests on the host: $out"
 }
 
 # The control may fail the new fast-path checks too, but must pass zc-stress
