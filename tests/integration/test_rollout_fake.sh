@@ -276,7 +276,9 @@ test_rollout_fake_dnf_hosts() {
 	assert_eq 1 "$rc" "rollout exit (h3 fails)"
 	need h1 '.verdict == "pass" and .boot_loader == "grub"'
 	need h2 '.verdict == "pass" and .boot_loader == "grub-bls" and .running_kernel == $n
-		and (.permanent_changes | map(select(test("yum repository"))) | length == 1)' --arg n "$NEWK"
+		and (.permanent_changes | map(select(test("yum repository"))) | length == 1)
+		and (.permanent_changes | index("boot loader: /etc/sysconfig/kernel (UPDATEDEFAULT=no)"))' --arg n "$NEWK"
+	need h1 '.permanent_changes | index("boot loader: /etc/default/grub.d/zc-kernel.cfg (GRUB_DEFAULT=saved)")'
 	need h3 '.verdict == "fail" and .failed_stage == "health" and .running_kernel == $o' --arg o "$OLDK"
 	assert_eq "$NEWK" "$(fh_default "$FD" h2)" "h2's default"
 	assert_eq "$OLDK" "$(fh_default "$FD" h3)" "h3's default after its rollback"
