@@ -6,14 +6,13 @@
 #   make smoke KERNEL=5.10     boot it (and the .rpm's kernel) in qemu: $(OUT)/results/<lts>/
 #   make control               the pristine 5.10 (-zc0) through the same image and smoke:
 #                              must fail the three fast paths; exits 0 only then
-# Variables: SMOKE_TIMEOUT (s per boot, default 300), SMOKE_RPM=no (skip the
+# Variables: SMOKE_TIMEOUT (s per boot; default 300 + 2 x SMOKE_STRESS, 900 +
+# 4 x SMOKE_STRESS for the debug profile: scripts/smoke.sh), SMOKE_RPM=no (skip the
 # RPM's kernel) or always (boot it even when its bytes are the image kernel's,
 # whose boot otherwise stands for it), QEMU_ACCEL=kvm|tcg (force), IMAGE_FORCE=1 (rebuild images),
 # CONTROL_PREREQS (the targets that build the control's packages).
 
-SMOKE_TIMEOUT ?= 300
 CONTROL_PREREQS ?= deb rpm selftests-pkg
-export SMOKE_TIMEOUT
 # Every line with results is in the side-by-side table, the control included.
 SMOKE_LINES := $(patsubst patches/%/source.conf,%,$(wildcard patches/*/source.conf))
 
@@ -53,7 +52,7 @@ help-image:
 	@echo '  image                mkosi UEFI disk image per kernel (Debian bookworm, systemd, the .deb): out/images/<lts>'
 	@echo '  smoke                boot each image (and the .rpm'"'"'s kernel) in qemu+OVMF, zc-smoke + zc-rpc-bench:'
 	@echo '                       out/results/<lts>/, a verdict per kernel and the patched-vs-control table'
-	@echo '                       (SMOKE_TIMEOUT=$(SMOKE_TIMEOUT) s, SMOKE_RPM=always|no, QEMU_ACCEL=kvm|tcg, IMAGE_FORCE=1)'
+	@echo '                       (SMOKE_TIMEOUT=<s>: 420, debug 1140 by default; SMOKE_RPM=always|no, QEMU_ACCEL=kvm|tcg, IMAGE_FORCE=1)'
 	@echo '  control              the unpatched 5.10 (-zc0) through the same image and smoke: must fail'
 	@echo '                       the fast-path checks; exits 0 only when it does'
 	@echo '  smoke-summary        the table of the last smoke results (also out/results/bench-summary.txt)'
