@@ -4,9 +4,10 @@
 # boots and FAILS the fast paths; a timeout is a timeout, retried once.
 # Each full boot is ~25 s under TCG; image builds ~30 s with warm caches.
 
-# need_pkgs LTS: the line's packages, built (or found up to date) by make.
+# need_pkgs LTS: the line's packages, its selftests' included (every image
+# carries them, as make image builds it), built (or found up to date) by make.
 need_pkgs() {
-	make -s deb rpm KERNEL="$1" >/dev/null
+	make -s deb rpm selftests-pkg KERNEL="$1" >/dev/null
 }
 
 # smoke_line LTS: build the image and boot it unless this run already did.
@@ -58,9 +59,10 @@ test_image_5_10_boots_and_passes() {
 	jq -e '(.accel == "tcg" or .accel == "kvm") and .boot_to_verdict_seconds > 0 and .retries == 0
 	       and (.image | endswith(".raw")) and .image_bytes > 0' "$r/boot.json" >/dev/null ||
 		fail "boot.json: $(cat "$r/boot.json")"
-	# tested-packages.json: every package file of the line and the common ones, right sums
+	# tested-packages.json: every package file of the line (its selftests'
+	# too) and the common ones, right sums
 	local want got
-	want=$(find out/pkg/5.10/deb out/pkg/5.10/rpm out/pkg/common/deb out/pkg/common/rpm -maxdepth 1 \
+	want=$(find out/pkg/5.10/deb out/pkg/5.10/rpm out/pkg/5.10/selftests out/pkg/common/deb out/pkg/common/rpm -maxdepth 1 \
 		-type f \( -name '*.deb' -o -name '*.rpm' \) 2>/dev/null | LC_ALL=C sort)
 	got=$(jq -r '.[].file' "$r/tested-packages.json" | LC_ALL=C sort)
 	assert_eq "$want" "$got" "files in tested-packages.json"
