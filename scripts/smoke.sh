@@ -22,7 +22,8 @@
 #
 # Variables: SMOKE_TIMEOUT (seconds per boot, default 300 + 2 x SMOKE_STRESS;
 # 900 + 4 x SMOKE_STRESS for PROFILE=debug), SMOKE_RETRIES
-# (retries after a timeout, default 1), SMOKE_RPM=auto|always|no (auto: boot
+# (retries after a timeout, default 1), SMOKE_BENCH_REPEAT (zc-rpc-bench runs
+# per configuration, default 10; 3 for PROFILE=debug), SMOKE_RPM=auto|always|no (auto: boot
 # the RPM's kernel when the line has one, unless it is byte-identical to the
 # kernel the image booted, whose results then stand for it; always: boot it
 # anyway; the RPM is required with the default package
@@ -305,7 +306,11 @@ if [ "${PROFILE:-smoke}" = debug ]; then timeout_s=${SMOKE_TIMEOUT:-$((900 + 4 *
 [[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -gt 0 ] || die "SMOKE_TIMEOUT must be a number of seconds, not '$timeout_s'"
 case ${SMOKE_RPM:-auto} in auto | always | no) ;; *) die "SMOKE_RPM must be auto, always or no, not '$SMOKE_RPM'" ;; esac
 # oops=panic: an oops ends the boot at once (panic=-1 is in the image)
-smoke_args="zc.smoke=1 oops=panic zc.stress=$stress_s"
+# zc-rpc-bench runs per configuration: a debug kernel's timings mean nothing
+# (KASAN, lockdep), and its deterministic counts need no ten runs.
+if [ "${PROFILE:-smoke}" = debug ]; then bench_repeat=${SMOKE_BENCH_REPEAT:-3}; else bench_repeat=${SMOKE_BENCH_REPEAT:-10}; fi
+[[ $bench_repeat =~ ^[1-9][0-9]*$ ]] || die "SMOKE_BENCH_REPEAT must be a number of runs (1 or more), not '$bench_repeat'"
+smoke_args="zc.smoke=1 oops=panic zc.stress=$stress_s zc.bench.repeat=$bench_repeat"
 
 # The RPM's kernel, checked before anything boots.
 rpm_kernel=""
