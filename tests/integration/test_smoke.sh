@@ -273,7 +273,8 @@ test_expect_control_fail_new_checks_and_stress() {
 	mkdir -p "$o/results/control-debug"
 	v "zc-smoke exit 1; failing checks: ...; zc-lockcount exit 1: ..." '["inq_zero_v4","copybuf_300_v4","skip_hint_300_v6"]' 0
 	mv "$o/results/control/verdict.json" "$o/results/control-debug/verdict.json"
-	jq -n '{cases: {inq_zero: {vma_lookups: 200, mmap_lock_read: 200}, copybuf: {vma_lookups: 200, mmap_lock_read: 200},
+	jq -n '{cases: {baseline: {vma_lookups: 0, mmap_lock_read: 0},
+		inq_zero: {vma_lookups: 200, mmap_lock_read: 200}, copybuf: {vma_lookups: 200, mmap_lock_read: 200},
 		skip_hint: {vma_lookups: 200, mmap_lock_read: 200}}}' >"$o/results/control-debug/lockcount.json"
 	run_rc rc env OUT="$o" PROFILE=debug scripts/smoke.sh --expect-control-fail
 	assert_eq 0 "$rc" "a debug control with counts in every fast path: $out"
