@@ -20,10 +20,11 @@
 #   smoke.sh --summary LTS...   the patched-against-control table of the
 #                               results present, also in $OUT/results/bench-summary.txt
 #
-# Variables: SMOKE_TIMEOUT (seconds per boot, default 300 + 2 x SMOKE_STRESS;
-# 900 + 4 x SMOKE_STRESS for PROFILE=debug), SMOKE_RETRIES
+# Variables: SMOKE_TIMEOUT (seconds per boot, default 300 + 2 x SMOKE_STRESS,
+# or the profile's SMOKE_TIMEOUT_BASE + SMOKE_TIMEOUT_PER_STRESS x SMOKE_STRESS:
+# debug 900 + 4 x), SMOKE_RETRIES
 # (retries after a timeout, default 1), SMOKE_BENCH_REPEAT (zc-rpc-bench runs
-# per configuration, default 10; 3 for PROFILE=debug), SMOKE_RPM=auto|always|no (auto: boot
+# per configuration, default 10, or the profile's: debug 3), SMOKE_RPM=auto|always|no (auto: boot
 # the RPM's kernel when the line has one, unless it is byte-identical to the
 # kernel the image booted, whose results then stand for it; always: boot it
 # anyway; the RPM is required with the default package
@@ -286,7 +287,8 @@ boot() {
 lts=${1:-}
 load_conf "$lts"
 kid=$(kid "$lts")
-PROF_CHANNELS=""
+# A profile may say how slow its kernels are (debug: KASAN and lockdep).
+PROF_CHANNELS="" PROF_SMOKE_TIMEOUT_BASE=300 PROF_SMOKE_TIMEOUT_PER_STRESS=2 PROF_SMOKE_BENCH_REPEAT=10
 parse_kv "$TOP/packaging/configs/${PROFILE:-smoke}.profile" PROF_
 image_pkg_dirs "$lts"
 image_krel "$lts"
@@ -301,14 +303,15 @@ for f in "$ovmf_code" "$ovmf_vars"; do [ -f "$f" ] || die "$f is missing: instal
 # zc-stress after zc-smoke, SMOKE_STRESS seconds (0: not run).
 stress_s=${SMOKE_STRESS:-60}
 [[ $stress_s =~ ^[0-9]+$ ]] || die "SMOKE_STRESS must be a number of seconds, not '$stress_s'"
-# KASAN and lockdep slow every step of a debug kernel several times under TCG.
-if [ "${PROFILE:-smoke}" = debug ]; then timeout_s=${SMOKE_TIMEOUT:-$((900 + 4 * stress_s))}; else timeout_s=${SMOKE_TIMEOUT:-$((300 + 2 * stress_s))}; fi
+for v in PROF_SMOKE_TIMEOUT_BASE PROF_SMOKE_TIMEOUT_PER_STRESS PROF_SMOKE_BENCH_REPEAT; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || die "packaging/configs/${PROFILE:-smoke}.profile: ${v#PROF_} must be a number, not '${!v}'"
+done
+timeout_s=${SMOKE_TIMEOUT:-$((PROF_SMOKE_TIMEOUT_BASE + PROF_SMOKE_TIMEOUT_PER_STRESS * stress_s))}
 [[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -gt 0 ] || die "SMOKE_TIMEOUT must be a number of seconds, not '$timeout_s'"
 case ${SMOKE_RPM:-auto} in auto | always | no) ;; *) die "SMOKE_RPM must be auto, always or no, not '$SMOKE_RPM'" ;; esac
 # oops=panic: an oops ends the boot at once (panic=-1 is in the image)
-# zc-rpc-bench runs per configuration: a debug kernel's timings mean nothing
-# (KASAN, lockdep), and its deterministic counts need no ten runs.
-if [ "${PROFILE:-smoke}" = debug ]; then bench_repeat=${SMOKE_BENCH_REPEAT:-3}; else bench_repeat=${SMOKE_BENCH_REPEAT:-10}; fi
+# zc-rpc-bench runs per configuration (the profile's SMOKE_BENCH_REPEAT).
+bench_repeat=${SMOKE_BENCH_REPEAT:-$PROF_SMOKE_BENCH_REPEAT}
 [[ $bench_repeat =~ ^[1-9][0-9]*$ ]] || die "SMOKE_BENCH_REPEAT must be a number of runs (1 or more), not '$bench_repeat'"
 smoke_args="zc.smoke=1 oops=panic zc.stress=$stress_s zc.bench.repeat=$bench_repeat"
 

@@ -8,3 +8,9 @@ FRAGMENTS=smoke.config,debug.config
 CHANNELS=lab
 # The gate requires zc-lockcount's counts of a debug kernel (0 on a fixed one).
 LOCKCOUNT=required
+# KASAN and lockdep make every step several times slower under TCG: a longer
+# boot timeout, and fewer benchmark runs (a KASAN kernel's timings mean
+# nothing; the deterministic counts need no ten runs). scripts/smoke.sh.
+SMOKE_TIMEOUT_BASE=900
+SMOKE_TIMEOUT_PER_STRESS=4
+SMOKE_BENCH_REPEAT=3
